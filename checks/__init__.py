@@ -1,0 +1,15 @@
+"""The check catalogue: every parity check of the project, declared once.
+
+Each module here defines ``CHECKS: list[harness.base.Check]``. Add a module to ``MODULES`` to register it.
+A module whose framework is not installed is skipped by the catalogue loader with a note, never silently
+counted as passing.
+"""
+
+MODULES = (
+    "checks.toy",
+    "checks.eggroll",
+    "checks.losses",
+    "checks.train",
+    "checks.nets",
+    "checks.mcts",
+)

@@ -1,0 +1,43 @@
+"""The project's own implementations, assembled from ``reference/<algorithm>/{np,jax,torch}_ref.py``.
+
+Every reference module exposes ``COMPONENTS = {"<algorithm>.<function>": function}``; the references
+know nothing of the harness. This module turns them into three ``Implementation`` objects:
+``numpy`` (the float64 oracle), ``jax`` and ``torch``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from harness.base import Implementation
+
+ALGORITHMS = ("toy", "eggroll", "losses", "nets", "train", "mcts")
+FILES = {"numpy": "np_ref", "jax": "jax_ref", "torch": "torch_ref"}
+ROLE = {"numpy": "oracle", "jax": "reference", "torch": "reference"}
+DESCRIPTION = {
+    "numpy": "NumPy float64 oracle (reads like the equations)",
+    "jax": "JAX reference (optax / flax)",
+    "torch": "PyTorch reference (torch.optim)",
+}
+
+
+def _components(framework: str) -> dict:
+    comps: dict = {}
+    for algo in ALGORITHMS:
+        modname = f"reference.{algo}.{FILES[framework]}"
+        if importlib.util.find_spec(f"reference.{algo}") is None:
+            continue
+        if importlib.util.find_spec(modname) is None:
+            continue
+        mod = importlib.import_module(modname)
+        comps.update(getattr(mod, "COMPONENTS", {}))
+    return comps
+
+
+def implementation(framework: str) -> Implementation:
+    return Implementation(name=framework, framework=framework, components=_components(framework),
+                          role=ROLE[framework], description=DESCRIPTION[framework])
+
+
+NUMPY = None  # filled lazily by harness.ports.builtin(): importing jax / torch is not free

@@ -1,0 +1,29 @@
+"""Toy algorithm, JAX reference (see np_ref.py for the semantics)."""
+
+import jax
+import jax.numpy as jnp
+
+
+@jax.jit
+def softmax(logits, axis=-1):
+    """softmax(logits) along ``axis``, max-shifted."""
+    return jax.nn.softmax(logits, axis=axis)
+
+
+@jax.jit
+def cross_entropy(logits, target):
+    """mean over the batch of -sum(target * log_softmax(logits))."""
+    return jnp.mean(-jnp.sum(target * jax.nn.log_softmax(logits, axis=-1), axis=-1))
+
+
+@jax.jit
+def argmax_first(values):
+    """index of the largest value per row, first index on ties (int64)."""
+    return jnp.argmax(values, axis=-1)
+
+
+COMPONENTS = {
+    "toy.softmax": softmax,
+    "toy.cross_entropy": cross_entropy,
+    "toy.argmax": argmax_first,
+}
