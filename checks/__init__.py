@@ -7,9 +7,11 @@ counted as passing.
 
 MODULES = (
     "checks.toy",
+    "checks.eggroll_rng",
     "checks.eggroll",
     "checks.losses",
     "checks.train",
     "checks.nets",
     "checks.mcts",
+    "checks.mcts_mctx",
 )

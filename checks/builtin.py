@@ -12,7 +12,7 @@ import importlib.util
 
 from harness.base import Implementation
 
-ALGORITHMS = ("toy", "eggroll", "losses", "nets", "train", "mcts")
+ALGORITHMS = ("toy", "rng", "eggroll", "losses", "nets", "train", "mcts")
 FILES = {"numpy": "np_ref", "jax": "jax_ref", "torch": "torch_ref"}
 ROLE = {"numpy": "oracle", "jax": "reference", "torch": "reference"}
 DESCRIPTION = {

@@ -17,7 +17,6 @@ _done = False
 def pin() -> dict:
     """Pin the numerics of every installed framework; returns the settings in force."""
     global _done
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if not _done:

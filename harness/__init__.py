@@ -1,0 +1,8 @@
+"""Backend-parity verification harness for PyTorch <-> JAX ports."""
+
+from .base import (Check, Components, Control, Exact, Implementation, ParityError, Result, Statistical, Status,
+                   Tolerance, Ulp)
+from .compare import assert_parity, compare
+
+__all__ = ["Check", "Components", "Control", "Exact", "Implementation", "ParityError", "Result", "Statistical",
+           "Status", "Tolerance", "Ulp", "assert_parity", "compare"]

@@ -1,0 +1,189 @@
+"""``parity`` command line.
+
+    parity check  [-k EXPR] [--port MODULE:ATTR]... [--seed N] [--golden] [--no-controls | --controls-only]
+    parity report --out DIR [same selectors]
+    parity list   [-k EXPR]
+    parity fixtures regen  [-k EXPR] [--seed N]
+    parity fixtures verify [-k EXPR]
+
+Exit codes: 0 every result is pass / not_provided / known_difference / detected; 1 a divergence (fail,
+error, or a missed negative control); 2 a usage or configuration error (a port that does not import, an
+unknown check, a bad -k expression, corrupt fixtures asked for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from .base import PREFIX, ParityError, Status
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="parity", description="Backend-parity checks for PyTorch <-> JAX ports.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def selectors(sp, controls=True):
+        sp.add_argument("-k", dest="keyword", default=None, help="pytest-style keyword expression over check names")
+        sp.add_argument("--port", action="append", default=[], metavar="MODULE:ATTR",
+                        help="add a user's port (an harness.base.Implementation); repeatable")
+        sp.add_argument("--seed", type=int, default=0, help="seed of the checks' inputs (default 0)")
+        sp.add_argument("--impl", default=None, help="built-in implementations to use, comma separated "
+                        "(default: numpy,jax,torch as installed)")
+        sp.add_argument("--golden", action="store_true", help="also compare against the golden files in fixtures/")
+        if controls:
+            g = sp.add_mutually_exclusive_group()
+            g.add_argument("--no-controls", action="store_true", help="skip the negative controls")
+            g.add_argument("--controls-only", action="store_true", help="run only the negative controls")
+        sp.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+
+    selectors(sub.add_parser("check", help="run checks, print a table"))
+    r = sub.add_parser("report", help="run checks, write report.json and report.md")
+    selectors(r)
+    r.add_argument("--out", required=True, help="directory for report.json and report.md")
+    ls = sub.add_parser("list", help="list the checks and their controls")
+    ls.add_argument("-k", dest="keyword", default=None)
+    fx = sub.add_parser("fixtures", help="golden files")
+    fxs = fx.add_subparsers(dest="fixtures_cmd", required=True)
+    for name in ("regen", "verify"):
+        f = fxs.add_parser(name)
+        f.add_argument("-k", dest="keyword", default=None)
+        f.add_argument("--seed", type=int, default=0)
+        f.add_argument("--dir", default=None, help="fixture directory (default: the project's fixtures/)")
+    return p
+
+
+def _setup(args):
+    from . import catalogue, numerics, ports
+    from .runner import Runner
+
+    numerics.pin()
+    checks, notes = catalogue.load()
+    if getattr(args, "keyword", None):
+        selected = catalogue.select(checks, args.keyword)
+        if not selected:
+            known = ", ".join(c.name for c in checks[:12])
+            raise ParityError(f"no check matches -k {args.keyword!r} (known checks include: {known}; see `parity list`)")
+        checks = selected
+    fw = tuple(x.strip() for x in args.impl.split(",")) if getattr(args, "impl", None) else ports.BUILTIN_ORDER
+    for f in fw:
+        if f not in ports.BUILTIN_ORDER:
+            raise ParityError(f"--impl: unknown implementation {f!r} (choose from {', '.join(ports.BUILTIN_ORDER)})")
+    impls, more = ports.builtin(fw)
+    notes += more
+    specs = getattr(args, "port", []) or []
+    for spec in specs:
+        port = ports.load_port(spec)
+        if port.name in impls:
+            raise ParityError(f"--port {spec!r}: name {port.name!r} collides with another implementation: rename it")
+        impls[port.name] = port
+    golden = None
+    if getattr(args, "golden", False):
+        from .fixtures import Store
+
+        golden = Store()
+    runner = Runner(impls, port_specs=specs, golden=golden, golden_all=not specs)
+    return checks, runner, notes
+
+
+def _run(args, stream):
+    checks, runner, notes = _setup(args)
+
+    def progress(r):
+        if args.quiet and r.status.ok:
+            return
+        tag = f" [{r.control}]" if r.control else ""
+        stream.write(f"{r.status.value:>16}  {r.check}{tag}  {r.pair[0]} vs {r.pair[1]}\n")
+        stream.flush()
+
+    results = runner.run_all(checks, seed=args.seed, controls=not args.no_controls,
+                             parity=not args.controls_only, progress=progress)
+    return results, notes
+
+
+def _print_summary(results, notes, stream):
+    from .report import summary_counts, table
+
+    stream.write("\n" + table(results) + "\n")
+    bad = [r for r in results if not r.status.ok]
+    for r in bad:
+        stream.write(f"\n{r.message.strip()}\nReproduce: {r.reproduce}\n")
+    for n in notes:
+        stream.write(f"note: {n}\n")
+    counts = summary_counts(results)
+    stream.write("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    out = sys.stdout
+    command = "parity " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        if args.cmd == "list":
+            from . import catalogue
+
+            checks, notes = catalogue.load()
+            for c in catalogue.select(checks, args.keyword):
+                out.write(f"{c.name}  [{c.mode.kind}]  components: {', '.join(c.components)}\n")
+                for ctl in c.controls:
+                    out.write(f"    control {ctl.name} ({ctl.target}): {ctl.description}\n")
+            for n in notes:
+                out.write(f"note: {n}\n")
+            return 0
+        if args.cmd == "fixtures":
+            return _fixtures(args, out)
+        results, notes = _run(args, out)
+        from .report import exit_code, write
+
+        _print_summary(results, notes, out)
+        if args.cmd == "report":
+            js, md = write(args.out, results, command=command, seed=args.seed, notes=notes)
+            out.write(f"wrote {js} and {md}\n")
+        return exit_code(results)
+    except ParityError as e:
+        sys.stderr.write(f"{e}\n")
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.stderr.write(f"{PREFIX} interrupted\n")
+        return 2
+
+
+def _fixtures(args, out) -> int:
+    from . import catalogue, numerics, ports
+    from .fixtures import DEFAULT_DIR, Store
+    from .runner import Runner
+
+    numerics.pin()
+    checks, _ = catalogue.load()
+    store = Store(args.dir or DEFAULT_DIR)
+    if args.fixtures_cmd == "verify":
+        selected = catalogue.select(checks, args.keyword)
+        rows = store.verify(selected if args.keyword else checks)
+        if args.keyword:
+            rows = [r for r in rows if r.status != "orphaned" or catalogue.select(checks, args.keyword)]
+        bad = 0
+        for r in rows:
+            out.write(f"{r.status:>10}  {r.path}{'  -- ' + r.detail if r.detail else ''}\n")
+            bad += r.status != "ok"
+        out.write(f"{len(rows) - bad} ok, {bad} problem(s)\n")
+        return 1 if bad else 0
+    selected = catalogue.select(checks, args.keyword)
+    impls, notes = ports.builtin()
+    runner = Runner(impls)
+    n = 0
+    for c in selected:
+        if not c.fixture or c.kind != "pair":
+            continue
+        src = impls.get("jax") if "jax" in c.frameworks and "jax" in impls else impls["numpy"]
+        path = store.write(c, args.seed, src, runner)
+        runner.drop_cache(c)
+        out.write(f"wrote {path} (from {src.name})\n")
+        n += 1
+    out.write(f"{n} golden file(s) written\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Reports: ``report.json`` (schema 1, for machines) and ``report.md`` (the compatibility matrix a person
+reads in a PR), written atomically; and the terminal table of ``parity check``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import json
+import platform
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+from .base import Result, Status
+
+SCHEMA = 1
+_PACKAGES = ("numpy", "scipy", "jax", "jaxlib", "flax", "optax", "mctx", "torch", "hypothesis", "pytest",
+             "safetensors")
+
+
+def environment() -> dict:
+    env: dict = {"python": platform.python_version(), "platform": platform.platform(),
+                 "machine": platform.machine()}
+    for p in _PACKAGES:
+        try:
+            env[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            env[p] = None
+    if env.get("jax") and "jax" in sys.modules:
+        import jax
+
+        env["backend"] = jax.default_backend()
+    elif env.get("jax"):
+        env["backend"] = "cpu"
+    else:
+        env["backend"] = None
+    from . import numerics
+
+    env["numerics"] = numerics.pinned()
+    return env
+
+
+def summary_counts(results: list[Result]) -> dict:
+    counts: dict = OrderedDict((s.value, 0) for s in Status)
+    for r in results:
+        counts[r.status.value] += 1
+    return {k: v for k, v in counts.items() if v}
+
+
+def exit_code(results: list[Result]) -> int:
+    return 0 if all(r.status.ok for r in results) else 1
+
+
+def to_json(results: list[Result], *, command: str = "", seed: int | None = None, notes=()) -> dict:
+    return {
+        "schema": SCHEMA,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "seed": seed,
+        "environment": environment(),
+        "notes": list(notes),
+        "summary": summary_counts(results),
+        "ok": exit_code(results) == 0,
+        "results": [r.to_json() for r in results],
+    }
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.2g}"
+
+
+def _tol_text(r: Result) -> str:
+    t = r.tolerance or {}
+    mode = t.get("mode")
+    if mode == "exact":
+        return "exact"
+    if mode == "ulp":
+        return f"<= {t.get('max_ulp')} ulp"
+    if mode == "statistical":
+        return f"KS alpha {t.get('alpha')}"
+    worst = None
+    for l in r.leaves:
+        if l.allowed_abs is not None:
+            worst = (l.allowed_rel, l.allowed_abs)
+            break
+    if worst:
+        return f"rtol {worst[0]:.2g} atol {worst[1]:.2g}"
+    return "dtype policy"
+
+
+def _cell(r: Result) -> str:
+    s = r.status
+    if s == Status.PASS:
+        if r.max_ulp is not None and (r.tolerance or {}).get("mode") in ("exact", "ulp"):
+            return f"pass ({r.max_ulp} ulp)"
+        return f"pass ({_fmt(r.max_abs)})" if r.max_abs is not None else "pass"
+    if s == Status.FAIL:
+        return f"**FAIL** ({_fmt(r.max_abs)})" if r.max_abs is not None else "**FAIL**"
+    if s == Status.ERROR:
+        return "**ERROR**"
+    if s == Status.KNOWN_DIFFERENCE:
+        return f"known diff ({_fmt(r.max_abs)})"
+    if s == Status.NOT_PROVIDED:
+        return "not provided"
+    return s.value
+
+
+def _pair_label(pair) -> str:
+    a, b = pair
+    return f"{a} vs {b}" if b != "invariant" else f"{a} (invariant)"
+
+
+def to_markdown(results: list[Result], *, command: str = "", notes=()) -> str:
+    env = environment()
+    parity = [r for r in results if r.control is None]
+    controls = [r for r in results if r.control is not None]
+    pairs: list[str] = []
+    for r in parity:
+        lbl = _pair_label(r.pair)
+        if lbl not in pairs:
+            pairs.append(lbl)
+    rows: OrderedDict = OrderedDict()
+    for r in parity:
+        rows.setdefault(r.check, []).append(r)
+    counts = summary_counts(results)
+    ok = exit_code(results) == 0
+    lines = [
+        "# Backend parity report",
+        "",
+        f"**{'ALL CHECKS PASS' if ok else 'DIVERGENCES FOUND'}** -- " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+        "",
+        f"Environment: Python {env['python']}, numpy {env['numpy']}, jax {env.get('jax')} / jaxlib "
+        f"{env.get('jaxlib')} ({env.get('backend')}), torch {env.get('torch')}, flax {env.get('flax')}, optax "
+        f"{env.get('optax')}, mctx {env.get('mctx')}. Command: `{command}`.",
+        "",
+        "Cells: status (greatest absolute difference, or ulp distance). Tolerances come from the dtype policy "
+        "(torch.testing's table) unless the check states an override and its reason.",
+        "",
+        "## Compatibility matrix",
+        "",
+        "| check | component | " + " | ".join(pairs) + " | tolerance | deviating side |",
+        "|---|---|" + "---|" * len(pairs) + "---|---|",
+    ]
+    for check, rs in rows.items():
+        cells = {_pair_label(r.pair): r for r in rs}
+        blame = sorted({r.blame for r in rs if r.blame})
+        comps = sorted({c for r in rs for c in r.failing_components}) or [rs[0].component]
+        lines.append(f"| `{check}` | {', '.join(f'`{c}`' for c in comps)} | "
+                     + " | ".join(_cell(cells[p]) if p in cells else "" for p in pairs)
+                     + f" | {_tol_text(rs[0])} | {'; '.join(blame) if blame else '-'} |")
+    if controls:
+        det = sum(r.status == Status.DETECTED for r in controls)
+        lines += ["", f"## Negative controls ({det} of {len(controls)} detected)", "",
+                  "Each control plants a divergence in one implementation; the check must report it.", "",
+                  "| check | control | planted in | against | status | named component |",
+                  "|---|---|---|---|---|---|"]
+        for r in controls:
+            st = r.status.value if r.status != Status.MISSED else "**MISSED**"
+            lines.append(f"| `{r.check}` | {r.control} | {r.pair[0].split('~')[0]} | {r.pair[1]} | {st} | "
+                         f"{', '.join(r.failing_components) or '-'} |")
+    bad = [r for r in results if not r.status.ok]
+    if bad:
+        lines += ["", "## Failures", ""]
+        for r in bad:
+            lines += [f"### `{r.check}` {_pair_label(r.pair)}: {r.status.value}", "", "```", r.message.strip(),
+                      f"Reproduce: {r.reproduce}", "```", ""]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def write(out_dir: str | Path, results: list[Result], *, command: str = "", seed: int | None = None,
+          notes=()) -> tuple[Path, Path]:
+    """Write report.json and report.md atomically (temp file + rename in the same directory)."""
+    from .fixtures import atomic_write_bytes
+
+    out = Path(out_dir)
+    js, md = out / "report.json", out / "report.md"
+    data = json.dumps(to_json(results, command=command, seed=seed, notes=notes), indent=1, allow_nan=False)
+    atomic_write_bytes(js, (data + "\n").encode())
+    atomic_write_bytes(md, to_markdown(results, command=command, notes=notes).encode())
+    return js, md
+
+
+def table(results: list[Result]) -> str:
+    """The terminal table of ``parity check``."""
+    head = ("check", "pair", "status", "max_abs", "max_rel", "ulp", "tolerance", "blame")
+    rows = []
+    for r in results:
+        pair = _pair_label(r.pair)
+        rows.append((r.check + (f" [{r.control}]" if r.control else ""), pair, r.status.value, _fmt(r.max_abs),
+                     _fmt(r.max_rel), _fmt(r.max_ulp), _tol_text(r), r.blame or ""))
+    widths = [max(len(h), *(len(x[i]) for x in rows)) if rows else len(h) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*x) for x in rows])

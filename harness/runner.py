@@ -1,0 +1,347 @@
+"""Running checks: pairs of implementations, outputs computed once, blame, negative controls.
+
+Pairs of a "pair" check, for the implementations present and the check's frameworks:
+- every reference against the oracle: (jax, numpy), (torch, numpy);
+- the references against each other: (jax, torch);
+- every port against the oracle and against the reference of its own framework: (port, numpy),
+  (port, torch) for a torch port;
+- with golden files: (impl, golden) for the ports (and for the references when asked).
+A "property" check runs each implementation alone: the pair is (impl, "invariant").
+
+Blame: a failing (x, oracle) pair blames x; a failing pair of two non-oracles blames the side(s) that
+also fail against the oracle. If both references fail against the oracle while agreeing with each other,
+the oracle rows say so ("numpy? jax and torch agree").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .base import (PREFIX, Check, Components, ComponentMissing, Control, Implementation, LeafResult, ParityError,
+                   Result, Status)
+from .compare import Comparison, compare
+from .convert import to_framework, to_numpy
+from .tolerance import describe
+
+ORACLE = "numpy"
+INVARIANT = "invariant"
+GOLDEN = "golden"
+
+
+def one_line_error(e: BaseException, where: str) -> str:
+    """``Type: message (in <where>, at file:line in func)``, pointing at the deepest frame outside
+    site-packages and the harness."""
+    tb = traceback.extract_tb(e.__traceback__)
+    here = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in tb if "site-packages" not in f.filename and not f.filename.startswith(here)]
+    at = ""
+    if frames:
+        f = frames[-1]
+        at = f", at {os.path.relpath(f.filename)}:{f.lineno} in {f.name}"
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg} (in {where}{at})"
+
+
+def reproduce_command(check: Check, seed: int | None, ports: Iterable[str] = (), golden: bool = False,
+                      control: str | None = None) -> str:
+    parts = ["parity", "check", "-k", check.name]
+    if seed is not None:
+        parts += ["--seed", str(seed)]
+    for p in ports:
+        parts += ["--port", p]
+    if golden:
+        parts.append("--golden")
+    if control:
+        parts += ["--controls-only"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _array_helpers(framework: str) -> tuple[Callable, Callable]:
+    conv = lambda a: to_framework(a, framework)  # noqa: E731
+    back = lambda x: to_numpy(x)[0]  # noqa: E731
+    return conv, back
+
+
+@dataclasses.dataclass
+class Outcome:
+    """The outputs of one implementation on one case (or why there are none)."""
+
+    status: str  # "ok", "error", "not_provided"
+    value: Any = None
+    message: str = ""
+
+
+class Runner:
+    """Runs checks over a set of implementations; caches outputs per (check, implementation, case)."""
+
+    def __init__(self, impls: dict[str, Implementation], *, port_specs: Iterable[str] = (),
+                 golden: Any = None, golden_all: bool = False):
+        for name, impl in impls.items():
+            if impl.role == "port" and name in ("numpy", "jax", "torch", GOLDEN, INVARIANT):
+                raise ParityError(f"port name {name!r} collides with a built-in implementation: rename it")
+        self.impls = impls
+        self.port_specs = list(port_specs)
+        self.golden = golden  # a harness.fixtures.Store or None
+        self.golden_all = golden_all
+        self._cache: dict[tuple, Outcome] = {}
+
+    # -- pairs --------------------------------------------------------------------------------------
+    def pairs(self, check: Check) -> list[tuple[str, str]]:
+        names = [n for n, i in self.impls.items() if i.framework in check.frameworks]
+        if check.kind == "property":
+            return [(n, INVARIANT) for n in names]
+        refs = [n for n in names if self.impls[n].role == "reference"]
+        ports = [n for n in names if self.impls[n].role == "port"]
+        has_oracle = ORACLE in names and self.impls[ORACLE].role == "oracle"
+        out: list[tuple[str, str]] = []
+        if has_oracle:
+            out += [(r, ORACLE) for r in refs]
+        out += [(a, b) for i, a in enumerate(refs) for b in refs[i + 1:]]
+        for p in ports:
+            if has_oracle:
+                out.append((p, ORACLE))
+            same = [r for r in refs if self.impls[r].framework == self.impls[p].framework]
+            out += [(p, r) for r in same]
+        if self.golden is not None and check.fixture and check.kind == "pair":
+            targets = ports if not self.golden_all else [n for n in names if n != ORACLE or not ports]
+            out += [(t, GOLDEN) for t in targets]
+        return out
+
+    # -- outputs ------------------------------------------------------------------------------------
+    def outputs(self, check: Check, impl: Implementation, case: Any, case_key: Any) -> Outcome:
+        key = (check.name, impl.name, id(impl), case_key)
+        if case_key is not None and key in self._cache:
+            return self._cache[key]
+        missing = impl.missing(check.components)
+        if missing:
+            out = Outcome("not_provided", message=f"{impl.name} does not provide {', '.join(missing)}")
+        else:
+            try:
+                conv, back = _array_helpers(impl.framework)
+                c = Components(impl, conv, back)
+                value = check.run(c, to_framework(case, impl.framework))
+                out = Outcome("ok", value)
+            except ComponentMissing as e:
+                out = Outcome("not_provided", message=f"{impl.name} does not provide {e.args[0]}")
+            except ParityError as e:
+                out = Outcome("error", message=str(e).replace(PREFIX + " ", ""))
+            except Exception as e:  # noqa: BLE001 - a component that raises is an `error` row
+                out = Outcome("error", message=one_line_error(e, f"{impl.name}, check {check.name}"))
+        if case_key is not None:
+            self._cache[key] = out
+        return out
+
+    # -- one pair -----------------------------------------------------------------------------------
+    def _compare(self, check: Check, a: Outcome, b: Outcome) -> Comparison:
+        if check.compare is not None:
+            return check.compare(a.value, b.value, check.mode)
+        return compare(a.value, b.value, check.mode)
+
+    def evaluate(self, check: Check, pair: tuple[str, str], case: Any, case_key: Any, *,
+                 impls: dict[str, Implementation] | None = None, seed: int | None = None) -> Result:
+        impls = impls or self.impls
+        t0 = time.perf_counter()
+        res = Result(check=check.name, component=check.component, pair=pair, status=Status.PASS, seed=seed,
+                     mode=check.mode.kind, tolerance=describe(check.mode),
+                     reproduce=reproduce_command(check, seed, self.port_specs, pair[1] == GOLDEN))
+        a_name, b_name = pair
+        oa = self.outputs(check, impls[a_name], case, case_key)
+        if b_name == INVARIANT:
+            ob = oa
+        elif b_name == GOLDEN:
+            ob = self._golden_outcome(check, seed)
+            if ob.status == "ok":
+                case = ob.value[0]
+                oa = self.outputs(check, impls[a_name], case, ("golden", check.name))
+                ob = Outcome("ok", ob.value[1])
+        else:
+            ob = self.outputs(check, impls[b_name], case, case_key)
+        for o in (oa, ob):
+            if o.status == "not_provided":
+                res.status, res.message = Status.NOT_PROVIDED, o.message
+                return self._done(res, t0)
+        for o in (oa, ob):
+            if o.status == "error":
+                res.status, res.message = Status.ERROR, o.message
+                res.failing_components = list(check.components)
+                return self._done(res, t0)
+        try:
+            if b_name == INVARIANT:
+                if not (isinstance(oa.value, tuple) and len(oa.value) == 2):
+                    raise ParityError(f"property check {check.name} must return (actual, expected)")
+                comp = self._compare(check, Outcome("ok", oa.value[0]), Outcome("ok", oa.value[1]))
+            elif b_name == GOLDEN:
+                from .fixtures import flatten_outputs
+
+                comp = compare(flatten_outputs(oa.value), ob.value, check.mode)
+            else:
+                comp = self._compare(check, oa, ob)
+        except Exception as e:  # noqa: BLE001
+            res.status = Status.ERROR
+            res.message = one_line_error(e, f"comparison of {a_name} vs {b_name}")
+            return self._done(res, t0)
+        res.leaves = comp.leaves
+        res.max_abs, res.max_rel, res.max_ulp = comp.max_abs, comp.max_rel, comp.max_ulp
+        if comp.ok:
+            res.status = Status.PASS
+            return self._done(res, t0)
+        res.failing_components = self._failing_components(check, comp.failing)
+        res.component = res.failing_components[0] if check.by_component and res.failing_components else res.component
+        known = check.known_differences.get(pair) or check.known_differences.get((pair[1], pair[0]))
+        header = f"{PREFIX} {check.name} [{a_name} vs {b_name}] " + comp.summary()
+        if known:
+            res.status = Status.KNOWN_DIFFERENCE
+            res.message = f"known difference: {known}\n{header}"
+        else:
+            res.status = Status.FAIL
+            res.message = header
+        return self._done(res, t0)
+
+    def _done(self, res: Result, t0: float) -> Result:
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    @staticmethod
+    def _failing_components(check: Check, failing: list[LeafResult]) -> list[str]:
+        if not check.by_component:
+            return list(check.components)
+        names: list[str] = []
+        for leaf in failing:
+            for comp in check.components:
+                if leaf.path.startswith(f"[{comp!r}]") and comp not in names:
+                    names.append(comp)
+        return names or list(check.components)
+
+    def _golden_outcome(self, check: Check, seed: int | None) -> Outcome:
+        try:
+            case, expected = self.golden.load(check, seed if seed is not None else 0)
+        except ParityError as e:
+            return Outcome("error", message=str(e).replace(PREFIX + " ", ""))
+        if case is None:
+            return Outcome("not_provided", message=f"no golden file for {check.name} seed {seed}")
+        return Outcome("ok", (case, expected))
+
+    # -- a whole check ------------------------------------------------------------------------------
+    def make_case(self, check: Check, seed: int) -> Any:
+        return check.inputs(seed)
+
+    def run_check(self, check: Check, seed: int = 0, pairs: list[tuple[str, str]] | None = None) -> list[Result]:
+        pairs = self.pairs(check) if pairs is None else pairs
+        try:
+            case = self.make_case(check, seed)
+        except Exception as e:  # noqa: BLE001
+            msg = one_line_error(e, f"inputs of {check.name}")
+            return [Result(check.name, check.component, p, Status.ERROR, seed=seed, message=msg,
+                           reproduce=reproduce_command(check, seed, self.port_specs)) for p in pairs]
+        results = [self.evaluate(check, p, case, ("seed", seed), seed=seed) for p in pairs]
+        assign_blame(results)
+        return results
+
+    def run_case(self, check: Check, case: Any, pairs: list[tuple[str, str]] | None = None) -> list[Result]:
+        """Run every pair on one explicit case (hypothesis examples); nothing is cached."""
+        pairs = [p for p in (self.pairs(check) if pairs is None else pairs) if p[1] != GOLDEN]
+        self._cache = {k: v for k, v in self._cache.items() if not (isinstance(k[3], tuple) and k[3][:1] == ("case",))}
+        key = ("case", id(case))
+        results = [self.evaluate(check, p, case, key) for p in pairs]
+        self._cache = {k: v for k, v in self._cache.items() if k[3] != key}
+        assign_blame(results)
+        return results
+
+    # -- negative controls --------------------------------------------------------------------------
+    def run_control(self, check: Check, control: Control, seed: int = 0) -> Result:
+        target = self.impls.get(control.target)
+        against = control.against
+        base = Result(check=check.name, component=check.component, pair=(f"{control.target}~{control.name}", against),
+                      status=Status.NOT_PROVIDED, seed=seed, control=control.name, mode=check.mode.kind,
+                      tolerance=describe(check.mode),
+                      reproduce=f"pytest parity_tests/test_catalogue.py -k {shlex.quote(check.name + ' and ' + control.name)}")
+        if target is None or (against not in (INVARIANT,) and against not in self.impls):
+            base.message = f"control needs {control.target!r} and {against!r}, not both available"
+            return base
+        mutant = target.patched(f"{control.target}~{control.name}", control.patch)
+        impls = dict(self.impls)
+        impls[mutant.name] = mutant
+        pair = (mutant.name, INVARIANT if check.kind == "property" else against)
+        try:
+            case = self.make_case(check, seed)
+        except Exception as e:  # noqa: BLE001
+            base.status, base.message = Status.ERROR, one_line_error(e, f"inputs of {check.name}")
+            return base
+        r = self.evaluate(check, pair, case, ("control", control.name, seed), impls=impls, seed=seed)
+        r.control = control.name
+        r.reproduce = base.reproduce
+        expect = control.expect_components or (check.component,)
+        if r.status == Status.FAIL:
+            named = [c for c in expect if c in r.failing_components]
+            if len(named) == len(expect):
+                r.status = Status.DETECTED
+                r.message = f"detected: {control.description}\n{r.message}"
+            else:
+                r.status = Status.MISSED
+                r.message = (f"{PREFIX} control {control.name!r} of {check.name}: divergence reported but it named "
+                             f"{r.failing_components}, expected {list(expect)}\n{r.message}")
+        elif r.status == Status.ERROR:
+            r.status = Status.MISSED
+            r.message = (f"{PREFIX} control {control.name!r} of {check.name}: the mutant raised instead of "
+                         f"diverging ({control.description}): {r.message}")
+        elif r.status == Status.NOT_PROVIDED:
+            pass
+        else:
+            r.status = Status.MISSED
+            r.message = (f"{PREFIX} control {control.name!r} of {check.name} was NOT detected: planted "
+                         f"'{control.description}' in {control.target} and the check still reports "
+                         f"{r.status.value if r.status != Status.MISSED else 'pass'} -- this check cannot fail")
+        return r
+
+    # -- everything ---------------------------------------------------------------------------------
+    def run_all(self, checks: list[Check], seed: int = 0, controls: bool = True, parity: bool = True,
+                progress: Callable[[Result], None] | None = None) -> list[Result]:
+        results: list[Result] = []
+        for check in checks:
+            batch: list[Result] = []
+            if parity:
+                batch += self.run_check(check, seed)
+            if controls:
+                batch += [self.run_control(check, ctl, seed) for ctl in check.controls]
+            for r in batch:
+                if progress:
+                    progress(r)
+            results += batch
+            self.drop_cache(check)
+        return results
+
+    def drop_cache(self, check: Check) -> None:
+        self._cache = {k: v for k, v in self._cache.items() if k[0] != check.name}
+
+
+def assign_blame(results: list[Result]) -> None:
+    """Fill ``blame`` on failing rows of one check, using the rows against the oracle."""
+    vs_oracle = {r.pair[0]: r.status for r in results if r.pair[1] == ORACLE and r.control is None}
+    agree = {frozenset(r.pair): r.status for r in results if r.control is None}
+    bad = (Status.FAIL, Status.ERROR)
+    for r in results:
+        if r.status not in bad and r.status != Status.KNOWN_DIFFERENCE:
+            continue
+        a, b = r.pair
+        if b == INVARIANT:
+            r.blame = a
+        elif b == ORACLE:
+            others = [x for x, s in vs_oracle.items() if x != a and s in bad]
+            both_agree = [x for x in others if agree.get(frozenset((a, x))) == Status.PASS]
+            r.blame = f"{ORACLE}? ({a} and {both_agree[0]} agree with each other)" if both_agree else a
+        elif b == GOLDEN:
+            r.blame = a if vs_oracle.get(a) in bad or a not in vs_oracle else f"{a} or golden file"
+        else:
+            sides = [x for x in (a, b) if vs_oracle.get(x) in bad]
+            if sides:
+                r.blame = " and ".join(sides)
+            elif a in vs_oracle or b in vs_oracle:
+                r.blame = "undetermined (both sides agree with the oracle within tolerance)"
+            else:
+                r.blame = None
