@@ -48,7 +48,7 @@ def _encode(tree: Any, path: str, arrays: dict[str, np.ndarray], dtypes: dict[st
         return {tag: [_encode(v, f"{path}[{i}]", arrays, dtypes) for i, v in enumerate(tree)]}
     if isinstance(tree, (np.ndarray, np.generic)) or is_leaf_array(tree):
         a, d = to_numpy(tree)
-        arrays[path] = np.ascontiguousarray(a)
+        arrays[path] = np.array(a, order="C", copy=True)
         dtypes[path] = d
         return {"$array": path, "scalar": isinstance(tree, np.generic)}
     if isinstance(tree, bool) or tree is None or isinstance(tree, (int, str)):
@@ -95,7 +95,7 @@ def _hash_arrays(arrays: dict[str, np.ndarray], dtypes: dict[str, str], structur
         h.update(k.encode())
         h.update(dtypes.get(k, str(a.dtype)).encode())
         h.update(str(a.shape).encode())
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(np.array(a, order="C", copy=True).tobytes())
     return h.hexdigest()
 
 
@@ -148,7 +148,7 @@ class Store:
         expected = flatten_outputs(out.value)
         for path, leaf in expected.items():
             a, d = to_numpy(leaf)
-            arrays["expected" + path] = np.ascontiguousarray(a)
+            arrays["expected" + path] = np.array(a, order="C", copy=True)
             dtypes["expected" + path] = d
         buf = io.BytesIO()
         np.savez(buf, **arrays)
