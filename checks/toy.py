@@ -16,8 +16,9 @@ def _inputs(seed):
 
 
 def _run_softmax(c, case):
-    return {"p": c["toy.softmax"](case["logits"]),
-            "loss": c["toy.cross_entropy"](case["logits"], case["target"])}
+    # keyed by component (by_component=True): a divergence names the component it comes from
+    return {"toy.softmax": c["toy.softmax"](case["logits"]),
+            "toy.cross_entropy": c["toy.cross_entropy"](case["logits"], case["target"])}
 
 
 def _strategy():
@@ -55,6 +56,7 @@ CHECKS = [
         inputs=_inputs,
         run=_run_softmax,
         mode=Tolerance(),
+        by_component=True,
         strategy=_strategy,
         description="softmax and cross-entropy agree leaf by leaf",
         controls=(

@@ -233,6 +233,8 @@ class Check:
                 ``known_difference`` with the reason, not ``fail``.
     fixture     True if the golden file store keeps this check's case and the JAX reference's outputs.
     slow        True for checks that take seconds (excluded from ``-m "not slow"`` runs).
+    x64         True to run the JAX side with ``jax_enable_x64`` (float64 end to end, e.g. to keep float32
+                near-ties out of a discrete decision); restored afterwards.
     """
 
     name: str
@@ -249,6 +251,7 @@ class Check:
     known_differences: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
     fixture: bool = True
     slow: bool = False
+    x64: bool = False
     compare: Callable[..., Any] | None = None  # optional override: (actual, expected, mode) -> Comparison
 
     def __post_init__(self):
@@ -293,11 +296,14 @@ class Status(str, enum.Enum):
         return self in (Status.PASS, Status.NOT_PROVIDED, Status.KNOWN_DIFFERENCE, Status.DETECTED)
 
 
-def _finite_or_none(x: float | None) -> float | None:
+def _finite_or_none(x: float | None) -> float | str | None:
+    """A float for JSON: NaN -> None, +-Inf -> "inf" / "-inf" (strict JSON has no infinities)."""
     if x is None:
         return None
     x = float(x)
-    return x if math.isfinite(x) else (None if math.isnan(x) else x)
+    if math.isnan(x):
+        return None
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
 
 
 @dataclasses.dataclass
@@ -318,11 +324,12 @@ class LeafResult:
     allowed_rel: float | None = None
     allowed_ulp: int | None = None
     p_value: float | None = None
+    tol_ratio: float | None = None  # worst |a - e| / (atol + rtol |e|) (or ulp / max_ulp): <= 1 passes
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["worst_index"] = list(self.worst_index) if self.worst_index is not None else None
-        for k in ("max_abs", "max_rel", "allowed_abs", "allowed_rel", "p_value"):
+        for k in ("max_abs", "max_rel", "allowed_abs", "allowed_rel", "p_value", "tol_ratio"):
             d[k] = _finite_or_none(d[k])
         return d
 
@@ -341,11 +348,13 @@ class Result:
     max_abs: float | None = None
     max_rel: float | None = None
     max_ulp: int | None = None
+    tol_ratio: float | None = None
     blame: str | None = None
     message: str = ""
     control: str | None = None
     leaves: list[LeafResult] = dataclasses.field(default_factory=list)
     failing_components: list[str] = dataclasses.field(default_factory=list)
+    components: list[str] = dataclasses.field(default_factory=list)  # every component the check exercises
     reproduce: str = ""
     seconds: float = 0.0
 
@@ -359,11 +368,13 @@ class Result:
             "max_abs": _finite_or_none(self.max_abs),
             "max_rel": _finite_or_none(self.max_rel),
             "max_ulp": self.max_ulp,
+            "tol_ratio": _finite_or_none(self.tol_ratio),
             "tolerance": self.tolerance,
             "mode": self.mode,
             "blame": self.blame,
             "seed": self.seed,
             "message": self.message,
+            "components": self.components,
             "failing_components": self.failing_components,
             "failing_leaves": [l.to_json() for l in self.leaves if not l.ok],
             "leaves_compared": len(self.leaves),

@@ -54,6 +54,10 @@ class Comparison:
     def max_ulp(self):
         return self._max("max_ulp")
 
+    @property
+    def tol_ratio(self):
+        return self._max("tol_ratio")
+
     def summary(self, limit: int = 20) -> str:
         bad = self.failing
         if not bad:
@@ -264,6 +268,7 @@ def _float_leaf(a, e, da, de, mode, path, n) -> LeafResult:
 
     if isinstance(mode, Ulp):
         res.allowed_ulp = mode.max_ulp
+        res.tol_ratio = max_ulp / mode.max_ulp if mode.max_ulp else (0.0 if max_ulp == 0 else float("inf"))
         bad = ulps > mode.max_ulp
         m = int(np.count_nonzero(bad))
         if m:
@@ -278,6 +283,9 @@ def _float_leaf(a, e, da, de, mode, path, n) -> LeafResult:
     rtol, atol = tol.resolve(mode, da, de)
     res.allowed_abs, res.allowed_rel = atol, rtol
     allowed = atol + rtol * np.abs(e64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(diff == 0, 0.0, diff / allowed)
+    res.tol_ratio = float(ratio.max()) if n else 0.0
     bad = diff > allowed
     m = int(np.count_nonzero(bad))
     if m:

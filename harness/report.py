@@ -92,14 +92,27 @@ def _tol_text(r: Result) -> str:
     return "dtype policy"
 
 
+def _measure(r: Result) -> str:
+    mode = (r.tolerance or {}).get("mode")
+    if mode == "exact":
+        return "bit-exact" if r.status == Status.PASS else (f"{r.max_ulp} ulp" if r.max_ulp else "")
+    if mode == "ulp":
+        return f"{r.max_ulp} ulp" if r.max_ulp is not None else ""
+    if mode == "statistical":
+        ps = [l.p_value for l in r.leaves if l.p_value is not None]
+        return f"min p {min(ps):.2g}" if ps else ""
+    if r.tol_ratio is not None:
+        return f"{r.tol_ratio:.2g}x tol"
+    return ""
+
+
 def _cell(r: Result) -> str:
     s = r.status
+    m = _measure(r)
     if s == Status.PASS:
-        if r.max_ulp is not None and (r.tolerance or {}).get("mode") in ("exact", "ulp"):
-            return f"pass ({r.max_ulp} ulp)"
-        return f"pass ({_fmt(r.max_abs)})" if r.max_abs is not None else "pass"
+        return f"pass ({m})" if m else "pass"
     if s == Status.FAIL:
-        return f"**FAIL** ({_fmt(r.max_abs)})" if r.max_abs is not None else "**FAIL**"
+        return f"**FAIL** ({m})" if m else "**FAIL**"
     if s == Status.ERROR:
         return "**ERROR**"
     if s == Status.KNOWN_DIFFERENCE:
@@ -112,6 +125,38 @@ def _cell(r: Result) -> str:
 def _pair_label(pair) -> str:
     a, b = pair
     return f"{a} vs {b}" if b != "invariant" else f"{a} (invariant)"
+
+
+_SEVERITY = {Status.ERROR: 5, Status.FAIL: 4, Status.KNOWN_DIFFERENCE: 3, Status.PASS: 2, Status.NOT_PROVIDED: 1}
+
+
+def _component_table(parity: list[Result], pairs: list[str]) -> list[str]:
+    """One row per component: per pair the worst status over the checks that exercise it."""
+    rows: OrderedDict = OrderedDict()
+    for r in parity:
+        for comp in _components_of(r):
+            rows.setdefault(comp, []).append(r)
+    out = ["| component | " + " | ".join(pairs) + " | checks | deviating side |",
+           "|---|" + "---|" * len(pairs) + "---|---|"]
+    for comp in sorted(rows):
+        rs = rows[comp]
+        cells = []
+        for p in pairs:
+            cand = [r for r in rs if _pair_label(r.pair) == p]
+            if not cand:
+                cells.append("")
+                continue
+            worst = max(cand, key=lambda r: (_SEVERITY.get(r.status, 0), r.tol_ratio or 0))
+            n_bad = sum(r.status in (Status.FAIL, Status.ERROR) for r in cand)
+            cells.append(_cell(worst) + (f" in {n_bad}/{len(cand)}" if n_bad else ""))
+        blame = sorted({r.blame for r in rs if r.blame and comp in (r.failing_components or [comp])})
+        checks = sorted({r.check for r in rs})
+        out.append(f"| `{comp}` | " + " | ".join(cells) + f" | {len(checks)} | {'; '.join(blame) or '-'} |")
+    return out
+
+
+def _components_of(r: Result) -> list[str]:
+    return r.components or [r.component]
 
 
 def to_markdown(results: list[Result], *, command: str = "", notes=()) -> str:
@@ -137,10 +182,18 @@ def to_markdown(results: list[Result], *, command: str = "", notes=()) -> str:
         f"{env.get('jaxlib')} ({env.get('backend')}), torch {env.get('torch')}, flax {env.get('flax')}, optax "
         f"{env.get('optax')}, mctx {env.get('mctx')}. Command: `{command}`.",
         "",
-        "Cells: status (greatest absolute difference, or ulp distance). Tolerances come from the dtype policy "
-        "(torch.testing's table) unless the check states an override and its reason.",
+        "Cells: status (worst error as a multiple of the allowed tolerance -- `0.3x tol` passes, `>1x` fails --, "
+        "or the ulp distance, or the smallest KS p-value). Tolerances come from the dtype policy (torch.testing's "
+        "table) unless the check states an override and its reason. The deviating side is decided by the NumPy "
+        "float64 oracle.",
         "",
-        "## Compatibility matrix",
+        "## Compatibility matrix (by component)",
+        "",
+    ]
+    lines += _component_table(parity, pairs)
+    lines += [
+        "",
+        "## Checks",
         "",
         "| check | component | " + " | ".join(pairs) + " | tolerance | deviating side |",
         "|---|---|" + "---|" * len(pairs) + "---|---|",

@@ -68,6 +68,14 @@ def _array_helpers(framework: str) -> tuple[Callable, Callable]:
     return conv, back
 
 
+def _materialise(value: Any) -> Any:
+    """JAX outputs as NumPy while x64 is still on (a float64 jax array must not outlive the context)."""
+    from .convert import is_jax, map_tree
+    import numpy as np
+
+    return map_tree(lambda x: np.asarray(x) if is_jax(x) else x, value)
+
+
 @dataclasses.dataclass
 class Outcome:
     """The outputs of one implementation on one case (or why there are none)."""
@@ -125,7 +133,14 @@ class Runner:
             try:
                 conv, back = _array_helpers(impl.framework)
                 c = Components(impl, conv, back)
-                value = check.run(c, to_framework(case, impl.framework))
+                if check.x64 and impl.framework == "jax":
+                    from .numerics import x64
+
+                    with x64():
+                        value = check.run(c, to_framework(case, impl.framework))
+                        value = _materialise(value)
+                else:
+                    value = check.run(c, to_framework(case, impl.framework))
                 out = Outcome("ok", value)
             except ComponentMissing as e:
                 out = Outcome("not_provided", message=f"{impl.name} does not provide {e.args[0]}")
@@ -148,6 +163,7 @@ class Runner:
         impls = impls or self.impls
         t0 = time.perf_counter()
         res = Result(check=check.name, component=check.component, pair=pair, status=Status.PASS, seed=seed,
+                     components=list(check.components),
                      mode=check.mode.kind, tolerance=describe(check.mode),
                      reproduce=reproduce_command(check, seed, self.port_specs, pair[1] == GOLDEN))
         a_name, b_name = pair
@@ -188,6 +204,7 @@ class Runner:
             return self._done(res, t0)
         res.leaves = comp.leaves
         res.max_abs, res.max_rel, res.max_ulp = comp.max_abs, comp.max_rel, comp.max_ulp
+        res.tol_ratio = comp.tol_ratio
         if comp.ok:
             res.status = Status.PASS
             return self._done(res, t0)

@@ -53,8 +53,9 @@ def test_broken_port_exit_1_names_component_and_blames_port(tmp_path, capsys):
     rows = {(r["check"], tuple(r["pair"])): r for r in rep["results"]}
     bad = rows[("toy.math.softmax", ("brokenport", "numpy"))]
     assert bad["status"] == "fail" and bad["blame"] == "brokenport" and bad["max_abs"] > 0.1
-    assert bad["failing_components"] == ["toy.softmax", "toy.cross_entropy"]
-    assert bad["failing_leaves"][0]["path"] == "['p']"
+    assert bad["failing_components"] == ["toy.softmax"]  # cross_entropy is intact in the broken port
+    assert bad["component"] == "toy.softmax"
+    assert bad["failing_leaves"][0]["path"] == "['toy.softmax']"
     assert rows[("toy.math.softmax", ("brokenport", "torch"))]["blame"] == "brokenport"
     assert rows[("toy.math.argmax", ("brokenport", "numpy"))]["status"] == "pass"
     md = (tmp_path / "report.md").read_text()

@@ -36,7 +36,7 @@ def test_round_trip_and_golden_pair(tmp_path, runner):
     assert record["source"] == "jax" and record["seed"] == 0 and record["tolerance"]["mode"] == "tolerance"
     case, expected = store.load(check, 0)
     np.testing.assert_array_equal(case["logits"], check.inputs(0)["logits"])
-    assert set(expected) == {"['p']", "['loss']"}
+    assert set(expected) == {"['toy.softmax']", "['toy.cross_entropy']"}
     assert [s.status for s in store.verify([check])] == ["ok"]
     golden_runner = Runner(runner.impls, golden=store, golden_all=True)
     rows = [r for r in golden_runner.run_check(check, 0) if r.pair[1] == GOLDEN]
