@@ -117,3 +117,31 @@ def test_console_script_and_module_entry_points(tmp_path):
     r = subprocess.run([sys.executable, "-m", "harness", "check", "-k", "toy", "--port", "nope:X"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and r.stderr.startswith("PARITY:")
+
+
+def test_pytest_parity_port_option_adds_the_port():
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "parity_tests/test_catalogue.py",
+                        "-k", "toy and brokenport", "--parity-port", "parity_tests.example_ports:BROKEN"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1, r.stdout[-2000:]
+    assert "test_parity[toy.math.softmax:brokenport-vs-numpy]" in r.stdout
+    assert "PARITY: toy.math.softmax [brokenport vs numpy]" in r.stdout and "Blame: brokenport" in r.stdout
+    assert "2 failed" in r.stdout  # vs numpy and vs torch; argmax passes
+
+
+def test_report_write_is_atomic(tmp_path, monkeypatch):
+    from harness import report
+    from harness.base import Result, Status
+
+    ok = [Result("toy.math.argmax", "toy.argmax", ("jax", "numpy"), Status.PASS)]
+    report.write(tmp_path, ok)
+    before = (tmp_path / "report.json").read_text()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        report.write(tmp_path, ok + ok)
+    assert (tmp_path / "report.json").read_text() == before  # the previous report is intact
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
