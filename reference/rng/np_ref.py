@@ -1,0 +1,340 @@
+"""JAX's random stream (threefry2x32, partitionable mode) reproduced in NumPy, bit for bit.
+
+This is the oracle of the ``rng`` area. Unlike the other oracles it does not compute in float64: the
+stream is float32 (or bfloat16 / float16) *by definition*, so the oracle follows the exact sequence of
+float32 roundings that XLA:CPU performs. Every function takes batched keys: a uint32 array of shape
+``(*batch, 2)`` (one raw threefry key per batch element) and draws for all of them at once.
+
+The algorithm (all words uint32, arithmetic modulo 2^32)::
+
+    threefry2x32(k0, k1, x0, x1): 20 rounds, rotations R0 = (13, 15, 26, 6), R1 = (17, 29, 16, 24)
+        ks = (k0, k1, k0 ^ k1 ^ 0x1BD11BDA);  x0 += ks0;  x1 += ks1
+        for i in 1..5:  for r in (R0 if i odd else R1):  x0 += x1;  x1 = rotl(x1, r) ^ x0
+                        x0 += ks[i % 3];  x1 += ks[(i + 1) % 3] + i
+    key(seed)      = [0, seed mod 2^32]
+    fold_in(k, d)  = threefry2x32(k, 0, d)
+    split(k, n)[i] = threefry2x32(k, hi(i), lo(i))           (partitionable: == fold_in(k, i))
+    bits(k)[i]     = y0 ^ y1 of threefry2x32(k, hi(i), lo(i)),  i the row-major flat index
+    uniform        = bitcast((bits >> (w - nmant)) | bits(1.0)) - 1;  max(lo, f * (hi - lo) + lo)
+    normal         = lowp(sqrt 2) * erfinv(uniform(k, lo=nextafter(-1, 0), hi=1))
+
+``erfinv`` is XLA's single-precision Giles polynomial, ``log1p`` inside it is XLA:CPU's (a Cephes
+rational for |x| < sqrt(2) - 1, else XLA:CPU's own Cephes-style logf of 1 + x), and every multiply-add
+that XLA:CPU contracts is an FMA here (emulated exactly as ``float32(float64(a) * b + c)``: the product of
+two float32 is exact in float64 and the sum never double-rounds on these inputs -- the exhaustive test
+over all 2^23 float32 uniforms in ``parity_tests/test_rng_exhaustive.py`` is the proof).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # bfloat16 for NumPy; a dependency of jax, optional here
+    import ml_dtypes as _ml_dtypes
+
+    _BFLOAT16 = np.dtype(_ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover - without ml_dtypes there is no bfloat16 in NumPy
+    _BFLOAT16 = None
+
+#: Versions and backend against which bit-exactness was shown (exhaustively for float32 normals).
+SHOWN_EXACT_AGAINST = "jax 0.10.2 / jaxlib 0.10.2, XLA:CPU (x86-64), jax_threefry_partitionable=True"
+
+_U32 = np.uint32
+_F32 = np.float32
+_F64 = np.float64
+ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+KS_PARITY = 0x1BD11BDA
+SQRT2_M1 = 0.41421356237309504880  # sqrt(2) - 1: log1p switches from the rational to log(1 + x)
+_MASK32 = 0xFFFFFFFF
+
+# XLA:CPU log1p for |x| < sqrt(2) - 1 (Cephes): x - x^2/2 + x^3 * N(x) / D(x), highest degree first.
+LOG1P_NUM = (4.5270000862445199635215e-5, 4.9854102823193375972212e-1, 6.5787325942061044846969e0,
+             2.9911919328553073277375e1, 6.0949667980987787057556e1, 5.7112963590585538103336e1,
+             2.0039553499201281259648e1)
+LOG1P_DEN = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1, 2.2176239823732856465394e2,
+             3.0909872225312059774938e2, 2.1642788614495947685003e2, 6.0118660497603843919306e1)
+# XLA:CPU logf (Cephes style): log(m 2^e) with m in [sqrt(1/2), sqrt(2)), t = m - 1.
+LOG_P = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+         -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)
+LOG_Q1 = -2.12194440e-4  # log(2) = LOG_Q2 + LOG_Q1 (split for exactness of e * LOG_Q2)
+LOG_Q2 = 0.693359375
+# Giles' single-precision erfinv (XLA ErfInv32): w < 5 and w >= 5 branches, highest degree first.
+ERFINV_SMALL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+ERFINV_LARGE = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+                -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+
+
+# --------------------------------------------------------------------------------------------------
+# argument handling
+# --------------------------------------------------------------------------------------------------
+
+
+def _dtype(dtype) -> np.dtype:
+    """float32 / bfloat16 / float16 from a NumPy dtype, a name, or anything with a ``name``."""
+    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None) or getattr(dtype, "__name__", "")
+    name = str(name).replace("torch.", "").replace("jnp.", "")
+    if name in ("float32", "float"):
+        return np.dtype(_F32)
+    if name == "float16":
+        return np.dtype(np.float16)
+    if name == "bfloat16" and _BFLOAT16 is not None:
+        return _BFLOAT16
+    raise ValueError(f"dtype: expected float32, bfloat16 or float16, got {dtype!r}")
+
+
+def _shape(shape) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}")
+    return shape
+
+
+def _keys(keys) -> np.ndarray:
+    k = np.asarray(keys)
+    if k.ndim < 1 or k.shape[-1] != 2:
+        raise ValueError(f"keys: expected raw keys of shape (*batch, 2), got shape {k.shape}")
+    if k.dtype != _U32:
+        if not np.issubdtype(k.dtype, np.integer):
+            raise ValueError(f"keys: expected an integer array of 32-bit words, got dtype {k.dtype}")
+        k = k.astype(_U32)  # int32 bit patterns (torch's storage) wrap to the same words
+    return k
+
+
+# --------------------------------------------------------------------------------------------------
+# the block cipher
+# --------------------------------------------------------------------------------------------------
+
+
+def _rotl(x, r):
+    return (x << _U32(r)) | (x >> _U32(32 - r))
+
+
+def threefry2x32(k0, k1, x0, x1):
+    """Threefry-2x32 with 20 rounds: (y0, y1) = E_{(k0, k1)}(x0, x1), all uint32, broadcasting."""
+    k0, k1 = np.asarray(k0, _U32), np.asarray(k1, _U32)
+    x0, x1 = np.array(x0, _U32), np.array(x1, _U32)
+    ks = (k0, k1, k0 ^ k1 ^ _U32(KS_PARITY))
+    with np.errstate(over="ignore"):
+        x0 = x0 + ks[0]
+        x1 = x1 + ks[1]
+        for i in range(1, 6):
+            for r in ROTATIONS[(i - 1) % 2]:
+                x0 = x0 + x1
+                x1 = _rotl(x1, r) ^ x0
+            x0 = x0 + ks[i % 3]
+            x1 = x1 + (ks[(i + 1) % 3] + _U32(i))
+    return x0, x1
+
+
+def _counters(n: int):
+    """(hi, lo) words of the flat indices 0..n-1."""
+    i = np.arange(n, dtype=np.uint64)
+    return (i >> np.uint64(32)).astype(_U32), (i & np.uint64(_MASK32)).astype(_U32)
+
+
+# --------------------------------------------------------------------------------------------------
+# keys
+# --------------------------------------------------------------------------------------------------
+
+
+def key(seed: int):
+    """key(seed) = [0, seed mod 2^32] as a uint32 array of shape (2,) (JAX's 32-bit seeding)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed: expected an int, got {seed!r}")
+    return np.array([0, int(seed) & _MASK32], dtype=_U32)
+
+
+def key_data(keys):
+    """The raw key words: uint32 array of shape (*batch, 2)."""
+    return _keys(keys).copy()
+
+
+def split(keys, num=2):
+    """split(k, num)[i] = threefry2x32(k, hi(i), lo(i)): shape (*batch, num, 2); == fold_in(k, i)."""
+    k = _keys(keys)
+    num = int(num)
+    if num < 0:
+        raise ValueError(f"num: expected a non-negative int, got {num}")
+    hi, lo = _counters(num)
+    y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], hi, lo)
+    return np.stack([y0, y1], axis=-1)
+
+
+def _fold_data(data):
+    if isinstance(data, (bool, np.bool_)):
+        data = int(data)
+    if isinstance(data, int):
+        if not 0 <= data <= _MASK32:
+            raise ValueError(f"data: fold_in data must be in [0, 2^32) like JAX's uint32, got {data}")
+        return np.asarray(data, _U32)
+    d = np.asarray(data)
+    if not np.issubdtype(d.dtype, np.integer):
+        raise ValueError(f"data: fold_in data must be integers, got dtype {d.dtype}")
+    return d.astype(_U32)  # integer arrays wrap modulo 2^32, as JAX's uint32 conversion does
+
+
+def fold_in(keys, data):
+    """fold_in(k, d) = threefry2x32(k, 0, uint32(d)); ``data`` broadcasts against the batch shape."""
+    k = _keys(keys)
+    d = _fold_data(data)
+    y0, y1 = threefry2x32(k[..., 0], k[..., 1], np.zeros_like(d), d)
+    return np.stack([y0, y1], axis=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# bits and uniforms
+# --------------------------------------------------------------------------------------------------
+
+
+def bits(keys, shape):
+    """uint32 of shape (*batch, *shape): bits(k)[i] = y0 ^ y1 of threefry2x32(k, hi(i), lo(i))."""
+    k = _keys(keys)
+    shape = _shape(shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    hi, lo = _counters(n)
+    y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], hi, lo)
+    return (y0 ^ y1).reshape(k.shape[:-1] + shape)
+
+
+def _unit_floats(keys, shape, dt: np.dtype):
+    """f in [0, 1) of dtype ``dt``: the top ``nmant`` of ``w`` random bits under the exponent of 1.0.
+
+    w = 32 for float32, 16 for float16 and 8 for bfloat16 (JAX draws that many bits: the low w bits of the
+    32-bit word).
+    """
+    b = bits(keys, shape)
+    if dt == _F32:
+        w, nmant, ut = 32, 23, _U32
+    elif dt == np.float16:
+        w, nmant, ut = 16, 10, np.uint16
+    else:  # bfloat16
+        w, nmant, ut = 8, 7, np.uint16
+    b = (b & _U32((1 << w) - 1)).astype(ut)
+    one = np.array(1.0, dt).view(ut)
+    f = ((b >> ut(w - nmant)) | one).view(dt)
+    return _rnd(f.astype(_F32) - _F32(1), dt)  # exact
+
+
+def _rnd(x, dt):
+    """Round a float32 result to ``dt`` (XLA:CPU computes bfloat16 / float16 ops in float32)."""
+    return np.asarray(x, _F32).astype(dt)
+
+
+def uniform(keys, shape, dtype=np.float32, minval=0.0, maxval=1.0):
+    """U[minval, maxval) of shape (*batch, *shape): max(lo, f * (hi - lo) + lo), f the unit floats.
+
+    float32: ``f * (hi - lo) + lo`` is one FMA, as XLA:CPU contracts it. bfloat16 / float16: each op in
+    float32, rounded to the dtype. ``minval`` / ``maxval`` are scalars, rounded to ``dtype`` first.
+    """
+    dt = _dtype(dtype)
+    f = _unit_floats(keys, shape, dt)
+    lo = np.asarray(np.float32(minval), dt)  # JAX rounds Python bounds to float32, then to dtype
+    hi = np.asarray(np.float32(maxval), dt)
+    span = _rnd(hi.astype(_F32) - lo.astype(_F32), dt)
+    if dt == _F32:
+        u = _fma(f, span, lo)
+    else:
+        u = _rnd(_rnd(f.astype(_F32) * span.astype(_F32), dt).astype(_F32) + lo.astype(_F32), dt)
+    return np.maximum(lo, u)
+
+
+# --------------------------------------------------------------------------------------------------
+# normals: XLA:CPU's float32 log1p and erfinv, op by op
+# --------------------------------------------------------------------------------------------------
+
+
+def _fma(a, b, c):
+    """float32 fused multiply-add, exactly: the float64 product of two float32 is exact."""
+    return (np.asarray(a, _F64) * np.asarray(b, _F64) + np.asarray(c, _F64)).astype(_F32)
+
+
+def _madd(a, b, c):
+    """The fast path's multiply-add: two float32 roundings."""
+    return np.asarray(a, _F32) * np.asarray(b, _F32) + np.asarray(c, _F32)
+
+
+def _horner(x, coeffs, fma=_fma):
+    p = np.full(np.shape(x), _F32(coeffs[0]), _F32)
+    for c in coeffs[1:]:
+        p = fma(p, x, _F32(c))
+    return p
+
+
+def _xla_logf(y, _fma=_fma):
+    """XLA:CPU float32 log for y > 0: log(m 2^e) = t - t^2/2 + t^3 P(t) + e log 2, t = m - 1."""
+    y = np.maximum(np.asarray(y, _F32), np.array(0x00800000, _U32).view(_F32))  # flush denormals
+    b = y.view(_U32)
+    m = ((b & _U32(0x807FFFFF)) | np.array(0.5, _F32).view(_U32)).view(_F32)  # m in [0.5, 1)
+    e = _F32(1) + ((b >> _U32(23)).astype(np.int32) - 127).astype(_F32)
+    small = m < _F32(0.707106781186547524)
+    e = e - small.astype(_F32)
+    t = (m - _F32(1)) + np.where(small, m, _F32(0))  # m in [sqrt(1/2), sqrt(2)) after the shift
+    t2 = t * t
+    t3 = t2 * t
+    p = [_F32(c) for c in LOG_P]
+    y0 = _fma(_fma(t, p[0], p[1]), t, p[2])
+    y1 = _fma(_fma(t, p[3], p[4]), t, p[5])
+    y2 = _fma(_fma(t, p[6], p[7]), t, p[8])
+    poly = _fma(_fma(y0, t3, y1), t3, y2)
+    r = _fma(poly, t3, _F32(LOG_Q1) * e)
+    t = _fma(_F32(-0.5), t2, t)
+    return _fma(_F32(LOG_Q2), e, t + r)
+
+
+def _xla_log1p(x, _fma=_fma):
+    """XLA:CPU float32 log1p: x - x^2/2 + x^3 N(x)/D(x) for |x| < sqrt(2) - 1, else logf(1 + x)."""
+    x = np.asarray(x, _F32)
+    x2 = x * x
+    ratio = _horner(x, LOG1P_NUM, _fma) / _horner(x, LOG1P_DEN, _fma)
+    small = _fma(_F32(-0.5), x2, (x * x2) * ratio) + x
+    return np.where(np.abs(x) < _F32(SQRT2_M1), small, _xla_logf(_F32(1) + x, _fma))
+
+
+def erfinv_f32(x, exact=True):
+    """XLA's float32 erfinv (Giles):  w = -log1p(-x^2);  p = poly(w - 2.5) if w < 5 else poly(sqrt(w) - 3);
+    erfinv(x) = p x.  ``exact``: XLA:CPU's log1p and FMA steps (bit-identical); else the same steps with
+    a separately rounded multiply and add (within a few ulp)."""
+    x = np.asarray(x, _F32)
+    fma = _fma if exact else _madd
+    w = -_xla_log1p(-(x * x), fma)
+    lt = w < _F32(5)
+    t = np.where(lt, w - _F32(2.5), np.sqrt(w.astype(_F64)).astype(_F32) - _F32(3))
+    c_small = np.asarray(ERFINV_SMALL, _F32)
+    c_large = np.asarray(ERFINV_LARGE, _F32)
+    p = np.where(lt, c_small[0], c_large[0]).astype(_F32)
+    for j in range(1, len(ERFINV_SMALL)):
+        c = np.where(lt, c_small[j], c_large[j])
+        p = fma(p, t, c)
+    r = p * x
+    return np.where(np.abs(x) == _F32(1), x * _F32(np.finfo(_F32).max), r)
+
+
+def normal(keys, shape, dtype=np.float32, exact=True):
+    """N(0, 1) of shape (*batch, *shape): lowp(sqrt 2) * erfinv(u), u = uniform(lo=nextafter(-1, 0), hi=1).
+
+    ``exact=True``: bit-identical to jax.random.normal on XLA:CPU. ``exact=False``: the same steps without
+    FMA (a separately rounded multiply and add; within 4 ulp). bfloat16 / float16: erfinv in float32,
+    rounded, times the rounded sqrt(2).
+    """
+    dt = _dtype(dtype)
+    lo = np.nextafter(np.asarray(-1.0, dt), np.asarray(0.0, dt))
+    u = uniform(keys, shape, dt, lo, 1.0)
+    z = _rnd(erfinv_f32(u.astype(_F32), exact=exact), dt)
+    return _rnd(z.astype(_F32) * np.asarray(np.sqrt(2.0), dt).astype(_F32), dt)
+
+
+COMPONENTS = {
+    "rng.key": key,
+    "rng.key_data": key_data,
+    "rng.split": split,
+    "rng.fold_in": fold_in,
+    "rng.bits": bits,
+    "rng.uniform": uniform,
+    "rng.normal": normal,
+}
