@@ -1,0 +1,269 @@
+"""Checks of the training losses (reference/losses): policy, value, L2, total, gradients.
+
+Each negative control plants one of the seed JAX port's drifts: missing L2, squared L2, missing policy
+weight, log_softmax swapped in for log(softmax + 1e-8), (B, 1) - (B,) broadcasting, a NaN gradient of the
+norm at zero, no label smoothing, sum instead of mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.base import Check, Control
+
+B, E = 8, 10
+BATCH_SIZES = (1, 8)  # fixed shape set: JAX compiles once per shape
+
+
+# --------------------------------------------------------------------------------------------------
+# cases
+# --------------------------------------------------------------------------------------------------
+
+def _targets(rng, b, e, zero_frac=0.4):
+    """Policy targets with exact zeros (at least one positive entry per row), rows summing to 1."""
+    t = rng.dirichlet(np.ones(e), size=b)
+    t[rng.random((b, e)) < zero_frac] = 0.0
+    t[np.arange(b), rng.integers(0, e, size=b)] += 0.05
+    return (t / t.sum(-1, keepdims=True)).astype(np.float32)
+
+
+def _params(rng, zero=False):
+    """A small parameter dict with a zero-initialised bias (the L2 gradient must be 0 there, not NaN)."""
+    p = {"w1": rng.normal(size=(16, 16)), "b1": np.zeros(16), "w2": rng.normal(size=(4, 16)) * 0.5,
+         "b2": rng.normal(size=(4,)) * 0.1}
+    if zero:
+        p = {k: np.zeros_like(v) for k, v in p.items()}
+    return {k: v.astype(np.float32) for k, v in p.items()}
+
+
+def loss_case(seed, b=B, spread=30.0, zero_params=False):
+    """Logits with spread ``spread`` (the seed formula and log_softmax differ by units above ~20),
+    targets with exact zeros, values in both Huber regimes, weights != 1."""
+    rng = np.random.default_rng(seed)
+    logits = (rng.uniform(-0.5, 0.5, size=(b, E)) * spread).astype(np.float32)
+    return {
+        "logits": logits,
+        "policy_target": _targets(rng, b, E),
+        "value_output": rng.uniform(-1, 1, size=(b, 1)).astype(np.float32),
+        "value_target": rng.choice([-1.0, 0.0, 1.0], size=b).astype(np.float32),
+        "params": _params(rng, zero=zero_params),
+        "policy_weight": 0.5,
+        "value_weight": 1.5,
+    }
+
+
+def _strategy():
+    """Logits with spreads up to 100, targets with exact zeros, batch size 1 or 8, zero parameters."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    @st.composite
+    def cases(draw):
+        b = draw(st.sampled_from(BATCH_SIZES))
+        logits = draw(hnp.arrays(np.float32, (b, E), elements=st.floats(-50, 50, width=32)))
+        raw = draw(hnp.arrays(np.float32, (b, E), elements=st.one_of(st.just(0.0), st.floats(0, 1, width=32))))
+        raw[np.arange(b), draw(st.integers(0, E - 1))] += 0.5
+        target = (raw / raw.sum(-1, keepdims=True)).astype(np.float32)
+        vout = draw(hnp.arrays(np.float32, (b, 1), elements=st.floats(-1, 1, width=32)))
+        vtarget = draw(hnp.arrays(np.float32, (b,), elements=st.sampled_from([-1.0, 0.0, 1.0])))
+        zero = draw(st.booleans())
+        params = _params(np.random.default_rng(draw(st.integers(0, 2**16))), zero=zero)
+        return {"logits": logits, "policy_target": target, "value_output": vout, "value_target": vtarget,
+                "params": params, "policy_weight": draw(st.sampled_from([0.5, 1.0, 2.0])),
+                "value_weight": draw(st.sampled_from([0.5, 1.0, 1.5]))}
+
+    return cases()
+
+
+def _args(case):
+    return (case["params"], case["logits"], case["value_output"], case["policy_target"], case["value_target"],
+            case["policy_weight"], case["value_weight"])
+
+
+# --------------------------------------------------------------------------------------------------
+# mutants (one drift each; written per framework as the port would have it)
+# --------------------------------------------------------------------------------------------------
+
+def _jax_log_softmax_policy(orig):
+    import jax
+    import jax.numpy as jnp
+
+    return lambda logits, target: jnp.mean(jnp.sum(-target * jax.nn.log_softmax(logits, axis=-1)
+                                                   * (target > 1e-7), axis=-1))
+
+
+def _jax_value_broadcast(orig):
+    import jax.numpy as jnp
+    import optax
+
+    # no squeeze: (B, 1) - (B,) broadcasts silently to (B, B) in JAX
+    return lambda value_output, value_target: jnp.mean(optax.huber_loss(value_output, 0.9 * value_target, delta=1.0))
+
+
+def _jax_value_sum(orig):
+    import jax.numpy as jnp
+    import optax
+
+    # optax.huber_loss has no reduction: summed instead of averaged
+    return lambda value_output, value_target: jnp.sum(
+        optax.huber_loss(value_output[:, 0], 0.9 * value_target, delta=1.0))
+
+
+def _torch_value_no_smoothing(orig):
+    import torch.nn.functional as F
+
+    return lambda value_output, value_target: F.smooth_l1_loss(value_output.squeeze(-1), value_target, beta=1.0)
+
+
+def _torch_value_beta(orig):
+    import torch.nn.functional as F
+
+    # smooth_l1(beta) = huber(delta) / delta only for beta = delta = 1: a port that "matched" huber(0.5)
+    return lambda value_output, value_target: F.smooth_l1_loss(value_output.squeeze(-1), 0.9 * value_target,
+                                                               beta=0.5)
+
+
+def _torch_l2_squared(orig):
+    return lambda params, coeff=1e-5: coeff * sum((p * p).sum() for p in params.values())
+
+
+def _jax_l2_squared(orig):
+    import jax
+    import jax.numpy as jnp
+
+    return lambda params, coeff=1e-5: coeff * sum(jnp.sum(p * p) for p in jax.tree.leaves(params))
+
+
+def _jax_naive_norm_grad(orig):
+    """jnp.linalg.norm in the L2 term: NaN gradient at the zero-initialised bias."""
+    import jax
+    import jax.numpy as jnp
+    from reference.losses import jax_ref
+
+    def total(params, logits, value_output, policy_target, value_target, pw, vw):
+        l2 = 1e-5 * sum(jnp.linalg.norm(p) for p in jax.tree.leaves(params))
+        return (pw * jax_ref.policy_loss(logits, policy_target)
+                + vw * jax_ref._value_loss(value_output, value_target) + l2)
+
+    g = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2)))
+
+    def grad(params, logits, value_output, policy_target, value_target, policy_weight=1.0, value_weight=1.0):
+        t, (gp, gz, gv) = g(params, logits, value_output, policy_target, value_target, policy_weight, value_weight)
+        return t, {"params": gp, "logits": gz, "value_output": gv}
+
+    return grad
+
+
+def _drop_l2_total(orig):
+    def total(params, logits, value_output, policy_target, value_target, policy_weight=1.0, value_weight=1.0):
+        zero = {k: v * 0 for k, v in params.items()}
+        return orig(zero, logits, value_output, policy_target, value_target, policy_weight, value_weight)
+    return total
+
+
+def _drop_policy_weight(orig):
+    def f(params, logits, value_output, policy_target, value_target, policy_weight=1.0, value_weight=1.0):
+        return orig(params, logits, value_output, policy_target, value_target, 1.0, value_weight)
+    return f
+
+
+def _torch_log_softmax_grad(orig):
+    import torch
+
+    from reference.losses import torch_ref
+
+    def grad(params, logits, value_output, policy_target, value_target, policy_weight=1.0, value_weight=1.0):
+        ps = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+        z = logits.detach().clone().requires_grad_(True)
+        v = value_output.detach().clone().requires_grad_(True)
+        total = (policy_weight * torch_ref.policy_loss_log_softmax(z, policy_target)
+                 + value_weight * torch_ref.value_loss(v, value_target) + torch_ref.l2(ps))
+        gs = torch.autograd.grad(total, [*ps.values(), z, v])
+        return total.detach(), {"params": dict(zip(ps, gs[:-2])), "logits": gs[-2], "value_output": gs[-1]}
+    return grad
+
+
+# --------------------------------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------------------------------
+
+CHECKS = [
+    Check(
+        name="losses.policy",
+        components=("losses.policy", "losses.policy_log_softmax"),
+        inputs=loss_case,
+        run=lambda c, k: {"losses.policy": c["losses.policy"](k["logits"], k["policy_target"]),
+                          "losses.policy_log_softmax": c["losses.policy_log_softmax"](k["logits"], k["policy_target"])},
+        by_component=True,
+        strategy=_strategy,
+        description="seed policy loss -t log(softmax + 1e-8) masked at t > 1e-7, and the log_softmax variant, "
+                    "at logit spread 30",
+        controls=(
+            Control("log_softmax_swapped_in", "log_softmax in place of log(softmax + 1e-8) (whole units apart "
+                    "at spread 30)", {"losses.policy": _jax_log_softmax_policy}, target="jax"),
+        ),
+    ),
+    Check(
+        name="losses.value",
+        components=("losses.value",),
+        inputs=loss_case,
+        run=lambda c, k: c["losses.value"](k["value_output"], k["value_target"]),
+        strategy=_strategy,
+        description="Huber delta 1 = smooth_l1 beta 1 on value_output.squeeze(-1) vs 0.9 * target, mean",
+        controls=(
+            Control("broadcast_B1_minus_B", "(B, 1) - (B,) broadcasts to (B, B) (no squeeze)",
+                    {"losses.value": _jax_value_broadcast}, target="jax"),
+            Control("no_label_smoothing", "target not scaled by 1 - 0.1", {"losses.value": _torch_value_no_smoothing},
+                    target="torch"),
+            Control("sum_not_mean", "optax.huber_loss summed (it has no reduction)", {"losses.value": _jax_value_sum},
+                    target="jax"),
+            Control("smooth_l1_beta_half", "smooth_l1 with beta 0.5 (equals huber only at beta = delta = 1)",
+                    {"losses.value": _torch_value_beta}, target="torch"),
+        ),
+    ),
+    Check(
+        name="losses.l2",
+        components=("losses.l2", "losses.grad"),
+        inputs=loss_case,
+        run=lambda c, k: {"losses.l2": c["losses.l2"](k["params"]),
+                          "losses.grad": c["losses.grad"](*_args(k))[1]["params"]},
+        by_component=True,
+        strategy=_strategy,
+        description="1e-5 * sum of Frobenius norms (not squared); its gradient is 0, not NaN, at a zero tensor",
+        controls=(
+            Control("squared_l2", "sum of SQUARED norms", {"losses.l2": _torch_l2_squared}, target="torch"),
+            Control("squared_l2_jax", "sum of SQUARED norms", {"losses.l2": _jax_l2_squared}, target="jax"),
+            Control("naive_norm_nan_grad", "jnp.linalg.norm: NaN gradient at the zero bias",
+                    {"losses.grad": _jax_naive_norm_grad}, target="jax", expect_components=("losses.grad",)),
+        ),
+    ),
+    Check(
+        name="losses.total",
+        components=("losses.total",),
+        inputs=loss_case,
+        run=lambda c, k: c["losses.total"](*_args(k)),
+        strategy=_strategy,
+        description="policy_weight * policy + value_weight * value + l2, weights 0.5 / 1.5",
+        controls=(
+            Control("missing_l2", "the L2 term dropped", {"losses.total": _drop_l2_total}, target="jax"),
+            Control("missing_policy_weight", "policy weight ignored (1.0)", {"losses.total": _drop_policy_weight},
+                    target="jax"),
+        ),
+    ),
+    Check(
+        name="losses.grad",
+        components=("losses.grad",),
+        inputs=lambda seed: loss_case(seed),
+        run=lambda c, k: c["losses.grad"](*_args(k)),
+        strategy=_strategy,
+        description="total loss and its gradients w.r.t. params, logits and value_output (oracle: by hand)",
+        controls=(
+            Control("naive_norm_nan_grad", "jnp.linalg.norm: NaN gradient at the zero bias",
+                    {"losses.grad": _jax_naive_norm_grad}, target="jax"),
+            Control("log_softmax_swapped_in", "gradient of the log_softmax variant",
+                    {"losses.grad": _torch_log_softmax_grad}, target="torch"),
+            Control("missing_policy_weight", "policy weight ignored (1.0)", {"losses.grad": _drop_policy_weight},
+                    target="torch"),
+        ),
+    ),
+]

@@ -1,0 +1,1 @@
+"""Small policy-value graph network over the clique-game board encoding (see ``encoding.py``)."""

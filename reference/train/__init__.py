@@ -1,0 +1,1 @@
+"""Training pieces: warmup, clipping, coupled decay + Adam, plateau, early stopping, value targets, loop."""
