@@ -1,0 +1,443 @@
+"""Batched AlphaZero MCTS in JAX: fixed-size arrays, ``lax`` loops, one ``jit`` per config.
+
+Semantics: search_np.py (MA's readable oracle) and INTERFACE.md; every convention is a field of the
+static ``MCTSConfig``, so each drift compiles its own (small) program. The search of ONE game is written
+on fixed-size arrays and ``vmap``-ed over the batch.
+
+Tree of one game (``num_reads + 1`` node slots; a read creates at most one node):
+
+    state arrays  colours (N, E), to_play / move_count / outcome (N,)   the node's game state
+    priors (N, E)    the node's masked, renormalised priors (root: after noise)
+    expanded (N,)    evaluated and given priors (terminal nodes never are)
+    children (N, E)  node index of child (s, a), -1 if not created yet
+    edge_n (N, E)    N(s, a) int32;  edge_w (N, E)  W(s, a) float32 (mover at s's perspective)
+    node_n (N,)      N(s), the node's own visit count (= 1 + sum_a N(s, a) once expanded)
+
+One read: select with argmax_valid(Q + U) from the root while the node is expanded; the first unseen
+child is created (state = apply_move) -- the leaf; a seen terminal child is the leaf too. The leaf is
+evaluated (terminal: exact value, weighted by terminal_weight, if terminal_detection), expanded if not
+terminal, and ``backup`` adds dw / dn along the path; every node on the path gets N(s) += 1.
+
+Components here (same names / signatures as np_ref.py): puct_scores, backup, mix_noise, noise_alpha,
+sample_noise, temperature, target_policy, select_move, search, default_config.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from reference.mcts import config as config_lib
+from reference.mcts import evaluator as evaluator_lib
+from reference.mcts import game_jax, tables
+
+_NEG_INF = -jnp.inf
+FAST_COMPILE = {"xla_backend_optimization_level": 0}  # XLA options of the programs the checks compile
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _check_config(config, where: str):
+    if not isinstance(config, config_lib.MCTSConfig):
+        raise ValueError(f"{where}: config must be an MCTSConfig, got config={type(config).__name__}")
+    if config.tie_break == "random":
+        raise NotImplementedError(f"{where}: tie_break='random' is a drift only the numpy oracle implements")
+
+
+def _noise_weight(move_count, config, w0):
+    """The root noise weight: w0 (1 - m / E) (``decay``) or w0 (``fixed``); w0 may be traced."""
+    w0 = jnp.asarray(w0, jnp.float32)
+    if config.noise_weight_schedule == "decay":
+        return w0 * _lookup(tables.one_minus_progress(config.num_edges), move_count)
+    return jnp.broadcast_to(w0, jnp.shape(move_count))
+
+
+def _lookup(table: np.ndarray, move_count):
+    """table[clip(move_count, 0, E)] (the tables are host constants: no float division on device)."""
+    m = jnp.clip(jnp.asarray(move_count, jnp.int32), 0, table.shape[0] - 1)
+    return jnp.asarray(table)[m]
+
+
+def _argmax(scores, config):
+    """argmax over the last axis; ties: first index (``first``) or last index (``last``)."""
+    if config.tie_break == "last":
+        e = scores.shape[-1]
+        return (e - 1 - jnp.argmax(jnp.flip(scores, axis=-1), axis=-1)).astype(jnp.int32)
+    return jnp.argmax(scores, axis=-1).astype(jnp.int32)
+
+
+def mask_renorm(p, valid, eps):
+    """p * valid / sum(p * valid); uniform over valid where that sum < eps."""
+    valid_f = valid.astype(p.dtype)
+    pm = p * valid_f
+    total = jnp.sum(pm, axis=-1, keepdims=True)
+    n_valid = jnp.maximum(jnp.sum(valid_f, axis=-1, keepdims=True), 1.0)
+    return jnp.where(total < eps, valid_f / n_valid, pm / jnp.where(total < eps, 1.0, total))
+
+
+# ------------------------------------------------------------------------------------------ components
+
+
+def puct_scores(w, n, priors, valid, node_n, config):
+    """Q + U over valid actions, -inf elsewhere.
+
+    Q = W / (1 + N) (``w_over_1_plus_n``) or W / N, 0 if N = 0 (``mean``);
+    U = c_puct * P * S / (1 + N), S = sqrt(max(1, N(s))) | sqrt(1 + sum_b N(s, b)) | sqrt(sum_b N(s, b)).
+    Works on any leading shape: w, n, priors, valid (..., E), node_n (...).
+    """
+    return _puct(w, n, priors, valid, node_n, config, config.c_puct)
+
+
+def _puct(w, n, priors, valid, node_n, config, c_puct):
+    """puct_scores with c_puct given explicitly (a traced scalar inside the search)."""
+    w = jnp.asarray(w, jnp.float32)
+    n_i = jnp.asarray(n, jnp.int32)
+    n_f = n_i.astype(jnp.float32)
+    priors = jnp.asarray(priors, jnp.float32)
+    if config.q_mode == "w_over_1_plus_n":
+        q = w / (1.0 + n_f)
+    else:
+        q = jnp.where(n_i > 0, w / jnp.maximum(n_f, 1.0), 0.0)
+    if config.u_mode == "sqrt_max1_node":
+        s = jnp.sqrt(jnp.maximum(1.0, jnp.asarray(node_n, jnp.int32).astype(jnp.float32)))
+    elif config.u_mode == "sqrt_1_plus_sum":
+        s = jnp.sqrt(1.0 + jnp.sum(n_i, axis=-1).astype(jnp.float32))
+    else:
+        s = jnp.sqrt(jnp.sum(n_i, axis=-1).astype(jnp.float32))
+    u = jnp.asarray(c_puct, jnp.float32) * priors * s[..., None] / (1.0 + n_f)
+    return jnp.where(jnp.asarray(valid, bool), q + u, _NEG_INF)
+
+
+def backup(leaf_value, depth, is_terminal, config):
+    """(dw float32 (..., E), dn int32 (..., E)): path edge i < depth gets dw = sign_i * weight * v, dn = 1.
+
+    sign_i = (-1)^(depth - i) (``alternating``) or +1 (``same``); weight = terminal_weight for a detected
+    terminal leaf, else 1. Edge i is the edge from the node at depth i to the node at depth i + 1.
+    """
+    return _backup(leaf_value, depth, is_terminal, config, config.terminal_weight)
+
+
+def _backup(leaf_value, depth, is_terminal, config, terminal_weight):
+    """backup with terminal_weight given explicitly (a traced scalar inside the search)."""
+    e = config.num_edges
+    v = jnp.asarray(leaf_value, jnp.float32)
+    depth = jnp.asarray(depth, jnp.int32)
+    i = jnp.arange(e, dtype=jnp.int32)
+    on_path = i < depth[..., None]
+    if config.backup_sign == "alternating":
+        sign = jnp.where((depth[..., None] - i) % 2 == 0, 1.0, -1.0).astype(jnp.float32)
+    else:
+        sign = jnp.ones(on_path.shape, jnp.float32)
+    if config.terminal_detection:
+        weight = jnp.where(jnp.asarray(is_terminal, bool), jnp.asarray(terminal_weight, jnp.float32),
+                           jnp.float32(1.0))
+    else:
+        weight = jnp.ones(v.shape, jnp.float32)
+    dw = jnp.where(on_path, sign * (weight * v)[..., None], 0.0).astype(jnp.float32)
+    return dw, on_path.astype(jnp.int32)
+
+
+def mix_noise(priors, noise, valid, move_count, config):
+    """Root priors after noise (masked, sum 1): see INTERFACE.md ``mcts.mix_noise``.
+
+    scope valid: P = mask_renorm(priors), n = clip(noise) on valid; P' = (1 - w) P + w n, masked, renormalised.
+    scope all:   P' = (1 - w) priors + w clip(noise); mask_renorm(P').  w = w0 (1 - m / E) or w0.
+    """
+    clip = config.noise_clip if config.noise_clip is not None else (0.0, 1.0)
+    return _mix_noise(priors, noise, valid, move_count, config, config.noise_weight, clip[0], clip[1],
+                      config.prior_uniform_eps)
+
+
+def _mix_noise(priors, noise, valid, move_count, config, w0, clip_lo, clip_hi, eps):
+    """mix_noise with the numbers given explicitly (traced scalars inside the search)."""
+    priors = jnp.asarray(priors, jnp.float32)
+    valid = jnp.asarray(valid, bool)
+    if not config.root_noise:
+        return mask_renorm(priors, valid, eps)
+    noise = jnp.asarray(noise, jnp.float32)
+    if config.noise_clip is not None:
+        noise = jnp.clip(noise, jnp.asarray(clip_lo, jnp.float32), jnp.asarray(clip_hi, jnp.float32))
+    w = _noise_weight(move_count, config, w0)[..., None]
+    if config.noise_scope == "valid":
+        p = mask_renorm(priors, valid, eps)
+        mixed = (1.0 - w) * p + w * jnp.where(valid, noise, 0.0)
+        mixed = mixed * valid.astype(jnp.float32)
+        return mixed / jnp.sum(mixed, axis=-1, keepdims=True)
+    mixed = (1.0 - w) * priors + w * noise
+    return mask_renorm(mixed, valid, eps)
+
+
+def noise_alpha(num_valid, config):
+    """alpha float32 (...): by_legal_moves: alpha_few if #valid < few_below, alpha_many if > many_above,
+    else alpha_default; fixed: alpha_default."""
+    k = jnp.asarray(num_valid, jnp.int32)
+    if config.alpha_mode == "fixed":
+        return jnp.full(k.shape, config.alpha_default, jnp.float32)
+    return jnp.where(k < config.alpha_few_below, jnp.float32(config.alpha_few),
+                     jnp.where(k > config.alpha_many_above, jnp.float32(config.alpha_many),
+                               jnp.float32(config.alpha_default)))
+
+
+def _sample_noise_impl(key, support, alpha):
+    # log-space gamma (as jax.random.dirichlet does): no 0 / 0 when every gamma underflows
+    log_g = jax.random.loggamma(key, jnp.broadcast_to(alpha[..., None], support.shape), dtype=jnp.float32)
+    log_g = jnp.where(support, log_g, _NEG_INF)
+    out = jax.nn.softmax(log_g, axis=-1)
+    return jnp.where(support, out, 0.0)
+
+
+# alpha is traced: config drifts (alpha_mode, alpha values) reuse the program; one compile per shape
+# (~5 s on the loaded box: the gamma rejection sampler; XLA's lowest optimisation level compiles no faster)
+_sample_noise = jax.jit(_sample_noise_impl)
+
+
+def sample_noise(seed, valid, config):
+    """float32 (B, E): Dirichlet(alpha(#valid)) over valid (0 elsewhere) for scope valid, Dirichlet(alpha)
+    over all E for scope all; jax.random.key(seed). Compared by distribution only."""
+    valid = jnp.asarray(valid, bool)
+    support = valid if config.noise_scope == "valid" else jnp.ones_like(valid)
+    alpha = noise_alpha(jnp.sum(support, axis=-1), config)
+    return _sample_noise(jax.random.key(int(seed)), support, alpha)
+
+
+def temperature(move_count, config):
+    """T float32 (...): annealed: T = values[i] for the first i with p < thresholds[i] (strict), else the
+    last; p = m / E evaluated on the host in float64, as the oracle (XLA's float32 division is not
+    correctly rounded, and p sits exactly on a threshold for m / E in {0.2, 0.4, ...})."""
+    return _lookup(tables.temperature(config), move_count)
+
+
+def target_policy(visits, valid, temperature_, config):
+    """pi (B, E) proportional to (N + eps)^(1/T) masked to valid, computed as ((N + eps) / (max + eps))^(1/T)."""
+    n = jnp.asarray(visits).astype(jnp.float32)
+    valid = jnp.asarray(valid, bool)
+    t = jnp.asarray(temperature_, jnp.float32)[..., None]
+    eps = jnp.float32(config.target_eps)
+    nmax = jnp.max(jnp.where(valid, n, 0.0), axis=-1, keepdims=True)
+    x = jnp.where(valid, ((n + eps) / (nmax + eps)) ** (1.0 / t), 0.0)
+    return x / jnp.sum(x, axis=-1, keepdims=True)
+
+
+def select_move(visits, valid, config):
+    """int32 (B,): argmax of root visits over valid actions (config.tie_break, ``first`` by default)."""
+    n = jnp.where(jnp.asarray(valid, bool), jnp.asarray(visits).astype(jnp.int32), -1)
+    return _argmax(n, config)
+
+
+def default_config(name="alphazero_clique"):
+    """The JAX port's defaults for profile ``name`` (the reference profile itself)."""
+    return config_lib.default_config(name)
+
+
+# ------------------------------------------------------------------------------------------ search
+
+
+def _b(state):
+    return {k: v[None] for k, v in state.items()}
+
+
+def _ub(state):
+    return {k: v[0] for k, v in state.items()}
+
+
+def _node_state(tree, i):
+    return {"colours": tree["colours"][i], "to_play": tree["to_play"][i],
+            "move_count": tree["move_count"][i], "outcome": tree["outcome"][i]}
+
+
+def _set_node_state(tree, i, s):
+    return dict(tree, colours=tree["colours"].at[i].set(s["colours"]),
+                to_play=tree["to_play"].at[i].set(s["to_play"]),
+                move_count=tree["move_count"].at[i].set(s["move_count"]),
+                outcome=tree["outcome"].at[i].set(s["outcome"]))
+
+
+def _evaluate(state, game, params):
+    """(priors (E,), evaluator value, terminal value, done) for one unbatched state; the table evaluator
+    when ``params`` is None, else the quantised policy-value network (evaluator.network_evaluator_jax)."""
+    if params is None:
+        p, v = evaluator_lib.table_evaluator_jax(_b(state), game)
+    else:
+        p, v = evaluator_lib.network_evaluator_jax(_b(state), game, params)
+    tv, done = game_jax.terminal_value(_b(state), game)
+    return p[0], v[0], tv[0], done[0]
+
+
+def _bucket(num_reads: int) -> int:
+    """Node slots are allocated for a budget rounded up to a multiple of 32 with room for one more read
+    (num_reads + 2 <= bucket): drifts of num_reads by one (negative controls) reuse the compiled program."""
+    return 32 * ((int(num_reads) + 2 + 31) // 32)
+
+
+def _split(config):
+    """(static key, dynamic numbers). The key keeps what shapes the program (game, modes, switches, the
+    node budget bucket); c_puct, terminal_weight, noise weight / clip, prior eps and the number of
+    simulations travel as float32 / int32 scalars, so drifting them does not recompile."""
+    clip = config.noise_clip if config.noise_clip is not None else (0.0, 1.0)
+    sims = config.num_reads - 1 if config.reads_include_root else config.num_reads
+    nums = {"c_puct": np.float32(config.c_puct), "terminal_weight": np.float32(config.terminal_weight),
+            "noise_weight": np.float32(config.noise_weight), "clip_lo": np.float32(clip[0]),
+            "clip_hi": np.float32(clip[1]), "eps": np.float32(config.prior_uniform_eps),
+            "num_sims": np.int32(sims)}
+    key = config_lib.MCTSConfig(
+        profile="custom", game=config.game, num_reads=_bucket(config.num_reads), reads_include_root=False,
+        c_puct=0.0, q_mode=config.q_mode, u_mode=config.u_mode, tie_break=config.tie_break,
+        backup_sign=config.backup_sign, terminal_detection=config.terminal_detection, terminal_weight=0.0,
+        prior_uniform_eps=0.0, root_noise=config.root_noise, noise_scope=config.noise_scope,
+        noise_clip=None if config.noise_clip is None else (0.0, 1.0), noise_weight=0.0,
+        noise_weight_schedule=config.noise_weight_schedule, evaluator=config.evaluator)
+    return key, nums
+
+
+def _search_one(root, noise, nums, key, params=None):
+    """Search one game (unbatched state dict, noise (E,)); ``key`` the static config, ``nums`` the
+    traced numbers (see ``_split``), ``params`` the network's flax variables (None: table evaluator).
+    Returns the root statistics."""
+    game = key.game
+    e = game.num_edges
+    nn = key.num_reads + 1
+    eps = nums["eps"]
+    tree = {
+        "colours": jnp.zeros((nn, e), jnp.int32), "to_play": jnp.zeros((nn,), jnp.int32),
+        "move_count": jnp.zeros((nn,), jnp.int32), "outcome": jnp.zeros((nn,), jnp.int32),
+        "priors": jnp.zeros((nn, e), jnp.float32), "expanded": jnp.zeros((nn,), bool),
+        "children": jnp.full((nn, e), -1, jnp.int32),
+        "edge_n": jnp.zeros((nn, e), jnp.int32), "edge_w": jnp.zeros((nn, e), jnp.float32),
+        "node_n": jnp.zeros((nn,), jnp.int32), "next": jnp.int32(1),
+    }
+    root = {k: jnp.asarray(v, jnp.int32) for k, v in root.items()}
+    tree = _set_node_state(tree, 0, root)
+
+    # root expansion (the first read when reads_include_root; before the budget otherwise)
+    p0, v0, tv0, done0 = _evaluate(root, game, params)
+    valid0 = game_jax.legal_moves(_b(root), game)[0]
+    root_priors = _mix_noise(p0, noise, valid0, root["move_count"], key, nums["noise_weight"],
+                             nums["clip_lo"], nums["clip_hi"], eps)
+    tree["priors"] = tree["priors"].at[0].set(root_priors)
+    tree["expanded"] = tree["expanded"].at[0].set(True)
+    tree["node_n"] = tree["node_n"].at[0].set(1)
+
+    def select(tree):
+        def cond(c):
+            return c["go"]
+
+        def body(c):
+            node = c["node"]
+            s = _node_state(tree, node)
+            valid = (s["colours"] == 0) & (s["outcome"] == 0)
+            scores = _puct(tree["edge_w"][node], tree["edge_n"][node], tree["priors"][node], valid,
+                           tree["node_n"][node], key, nums["c_puct"])
+            a = _argmax(scores, key)
+            child = tree["children"][node, a]
+            d = c["depth"]
+            go = (child >= 0) & tree["expanded"][jnp.maximum(child, 0)]
+            return {"node": jnp.where(child >= 0, child, node), "parent": node, "action": a,
+                    "depth": d + 1, "path_nodes": c["path_nodes"].at[d].set(node),
+                    "path_actions": c["path_actions"].at[d].set(a), "new": child < 0, "go": go}
+
+        init = {"node": jnp.int32(0), "parent": jnp.int32(0), "action": jnp.int32(0), "depth": jnp.int32(0),
+                "path_nodes": jnp.zeros((e,), jnp.int32), "path_actions": jnp.zeros((e,), jnp.int32),
+                "new": jnp.bool_(False), "go": ~done0}
+        return jax.lax.while_loop(cond, body, init)
+
+    def one_read(_, tree):
+        c = select(tree)
+        new = c["new"]
+        parent_state = _node_state(tree, c["parent"])
+        child_state = _ub(game_jax.apply_move(_b(parent_state), c["action"][None], game))
+        slot = tree["next"]
+        leaf = jnp.where(new, slot, c["node"])
+        leaf_state = jax.tree.map(lambda a, b: jnp.where(new, a, b), child_state, _node_state(tree, c["node"]))
+        tree = _set_node_state(tree, leaf, leaf_state)
+        tree["children"] = tree["children"].at[c["parent"], c["action"]].set(
+            jnp.where(new, slot, tree["children"][c["parent"], c["action"]]))
+        tree["next"] = slot + new.astype(jnp.int32)
+
+        p, v, tv, done = _evaluate(leaf_state, game, params)
+        if key.terminal_detection:
+            v = jnp.where(done, tv, v)
+        valid = (leaf_state["colours"] == 0) & (leaf_state["outcome"] == 0)
+        tree["priors"] = tree["priors"].at[leaf].set(
+            jnp.where(done, tree["priors"][leaf], mask_renorm(p, valid, eps)))
+        tree["expanded"] = tree["expanded"].at[leaf].set(~done)
+
+        dw, dn = _backup(v, c["depth"], done, key, nums["terminal_weight"])
+        tree["edge_w"] = tree["edge_w"].at[c["path_nodes"], c["path_actions"]].add(dw)
+        tree["edge_n"] = tree["edge_n"].at[c["path_nodes"], c["path_actions"]].add(dn)
+        tree["node_n"] = tree["node_n"].at[c["path_nodes"]].add(dn).at[leaf].add(1)
+        return tree
+
+    # the trip count must not depend on the game (done0): a batched trip count makes vmap select the whole
+    # tree carry every read (measured 4x slower at 128 reads); a terminal root's reads are inert (go = False)
+    tree = jax.lax.fori_loop(0, nums["num_sims"], one_read, tree)
+
+    n = tree["edge_n"][0]
+    w = tree["edge_w"][0]
+    n_f = n.astype(jnp.float32)
+    if key.q_mode == "w_over_1_plus_n":
+        q = w / (1.0 + n_f)
+    else:
+        q = jnp.where(n > 0, w / jnp.maximum(n_f, 1.0), 0.0)
+    value = (v0 + jnp.sum(w)) / (1.0 + jnp.sum(n_f))
+    # a terminal root is not searched
+    return {"visits": jnp.where(done0, 0, n).astype(jnp.int32), "q": jnp.where(done0, 0.0, q),
+            "w": jnp.where(done0, 0.0, w), "value": jnp.where(done0, tv0, value),
+            "priors": jnp.where(done0, 0.0, root_priors)}
+
+
+def _search_batch(states, noise, nums, key, params=None):
+    return jax.vmap(lambda s, z: _search_one(s, z, nums, key, params))(states, noise)
+
+
+# Two compilations of the same program. ``_search`` (the reference used by the checks) asks XLA for its
+# cheapest backend optimisation: the checks run each config on a handful of positions, where compile time
+# (3.8 s -> 1.3 s measured on the loaded 2-core box) dwarfs run time (0.9 ms -> 3.5 ms for 8 games x 32
+# reads). No fast-math either way, so both give the same bits; ``_search_optimized`` (default options)
+# is what ``search_optimized`` and the benchmark use.
+_search = jax.jit(_search_batch, static_argnums=3, compiler_options=FAST_COMPILE)
+_search_optimized = jax.jit(_search_batch, static_argnums=3)
+
+
+def search(states, noise, config, optimized=False, params=None):
+    """Batched search: states (dict, leading axis B), noise float32 (B, E), config (MCTSConfig).
+
+    Returns {"visits" int32 (B, E), "q" float32 (B, E), "w" float32 (B, E), "value" float32 (B,),
+    "priors" float32 (B, E)} (see INTERFACE.md). One compile per structural config (``_split``).
+    ``params`` (flax variables of reference/nets) switches to the network evaluator: ``search_network``."""
+    _check_config(config, "search")
+    if config.evaluator == "network" and params is None:
+        raise ValueError("search: config.evaluator='network' needs the network's params: call search_network")
+    missing = [k for k in STATE_KEYS if k not in states]
+    if missing:
+        raise ValueError(f"search: states lacks keys {missing}")
+    states = {k: jnp.asarray(states[k], jnp.int32) for k in STATE_KEYS}
+    noise = jnp.asarray(noise, jnp.float32)
+    if states["colours"].ndim != 2:
+        raise ValueError(f"search: states['colours'] must have shape (B, E), got {tuple(states['colours'].shape)}")
+    b, e = states["colours"].shape
+    if e != config.num_edges:
+        raise ValueError(f"search: states['colours'] has {e} edges, config.game has E={config.num_edges}")
+    if noise.shape != (b, e):
+        raise ValueError(f"search: noise must have shape {(b, e)}, got noise.shape={tuple(noise.shape)}")
+    key, nums = _split(config)
+    return (_search_optimized if optimized else _search)(states, noise, nums, key, params)
+
+
+def search_network(states, noise, config, params):
+    """``search`` with the quantised policy-value network evaluator (evaluator.network_evaluator_jax);
+    ``params`` = flax variables (``nets.jax_ref.to_native(canonical)``), traced (no recompile per params)."""
+    if params is None:
+        raise ValueError("search_network: params must be the network's flax variables, got params=None")
+    return search(states, noise, config.replace(evaluator="network"), params=params)
+
+
+def search_optimized(states, noise, config):
+    """``search`` compiled with XLA's default optimisation (for long runs and the benchmark)."""
+    return search(states, noise, config, optimized=True)
+
+
+STATE_KEYS = ("colours", "to_play", "move_count", "outcome")

@@ -1,0 +1,321 @@
+"""Batched AlphaZero MCTS in PyTorch: every game of the batch searched in lockstep on fixed-size tensors.
+
+Same semantics and tree layout as search_jax.py (read its docstring) and search_np.py (the oracle):
+node slots ``num_reads + 1`` per game; per read, every game descends its own tree (games that reached
+their leaf wait, masked), creates at most one node, evaluates it and backs up along its path. Float32
+throughout (the oracle is float64; with the table evaluator only near-ties could differ).
+
+Components here (same names / signatures as np_ref.py): puct_scores, backup, mix_noise, noise_alpha,
+sample_noise, temperature, target_policy, select_move, search, default_config.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from reference.mcts import config as config_lib
+from reference.mcts import game_torch
+from reference.mcts.evaluator import network_evaluator_torch, table_evaluator_torch
+from reference.mcts import tables
+
+STATE_KEYS = ("colours", "to_play", "move_count", "outcome")
+
+
+def _check_config(config, where: str):
+    if not isinstance(config, config_lib.MCTSConfig):
+        raise ValueError(f"{where}: config must be an MCTSConfig, got config={type(config).__name__}")
+    if config.tie_break == "random":
+        raise NotImplementedError(f"{where}: tie_break='random' is a drift only the numpy oracle implements")
+
+
+def _t(x, dtype=None):
+    return torch.as_tensor(np.asarray(x) if isinstance(x, np.generic) else x, dtype=dtype)
+
+
+def _lookup(table: np.ndarray, move_count):
+    m = torch.clamp(_t(move_count).to(torch.int64), 0, table.shape[0] - 1)
+    return torch.as_tensor(table)[m]
+
+
+def _argmax(scores, config):
+    """argmax over the last axis; ties: first index (``first``) or last index (``last``).
+    (torch.argmax returns the first maximal index on CPU.)"""
+    if config.tie_break == "last":
+        e = scores.shape[-1]
+        return e - 1 - torch.argmax(torch.flip(scores, dims=[-1]), dim=-1)
+    return torch.argmax(scores, dim=-1)
+
+
+def mask_renorm(p, valid, eps):
+    """p * valid / sum(p * valid); uniform over valid where that sum < eps."""
+    valid_f = valid.to(p.dtype)
+    pm = p * valid_f
+    total = pm.sum(-1, keepdim=True)
+    n_valid = torch.clamp(valid_f.sum(-1, keepdim=True), min=1.0)
+    small = total < eps
+    return torch.where(small, valid_f / n_valid, pm / torch.where(small, torch.ones_like(total), total))
+
+
+# ------------------------------------------------------------------------------------------ components
+
+
+def puct_scores(w, n, priors, valid, node_n, config):
+    """Q + U over valid actions, -inf elsewhere (see search_jax.puct_scores for the equations)."""
+    w = _t(w).to(torch.float32)
+    n_i = _t(n).to(torch.int64)
+    n_f = n_i.to(torch.float32)
+    priors = _t(priors).to(torch.float32)
+    if config.q_mode == "w_over_1_plus_n":
+        q = w / (1.0 + n_f)
+    else:
+        q = torch.where(n_i > 0, w / torch.clamp(n_f, min=1.0), torch.zeros_like(w))
+    if config.u_mode == "sqrt_max1_node":
+        s = torch.sqrt(torch.clamp(_t(node_n).to(torch.float32), min=1.0))
+    elif config.u_mode == "sqrt_1_plus_sum":
+        s = torch.sqrt(1.0 + n_i.sum(-1).to(torch.float32))
+    else:
+        s = torch.sqrt(n_i.sum(-1).to(torch.float32))
+    u = float(config.c_puct) * priors * s[..., None] / (1.0 + n_f)
+    return torch.where(_t(valid).to(torch.bool), q + u, torch.full_like(q, -torch.inf))
+
+
+def backup(leaf_value, depth, is_terminal, config):
+    """(dw float32 (..., E), dn int32 (..., E)): path edge i < depth gets dw = sign_i * weight * v, dn = 1;
+    sign_i = (-1)^(depth - i) (alternating) or +1 (same); weight = terminal_weight for a detected terminal."""
+    e = config.num_edges
+    v = _t(leaf_value).to(torch.float32)
+    depth = _t(depth).to(torch.int64)
+    i = torch.arange(e)
+    on_path = i < depth[..., None]
+    if config.backup_sign == "alternating":
+        sign = torch.where((depth[..., None] - i) % 2 == 0, 1.0, -1.0).to(torch.float32)
+    else:
+        sign = torch.ones(on_path.shape, dtype=torch.float32)
+    if config.terminal_detection:
+        weight = torch.where(_t(is_terminal).to(torch.bool), float(config.terminal_weight), 1.0).to(torch.float32)
+    else:
+        weight = torch.ones_like(v)
+    dw = torch.where(on_path, sign * (weight * v)[..., None], torch.zeros((), dtype=torch.float32))
+    return dw, on_path.to(torch.int32)
+
+
+def mix_noise(priors, noise, valid, move_count, config):
+    """Root priors after noise (masked, sum 1): see INTERFACE.md ``mcts.mix_noise``."""
+    priors = _t(priors).to(torch.float32)
+    valid = _t(valid).to(torch.bool)
+    eps = config.prior_uniform_eps
+    if not config.root_noise:
+        return mask_renorm(priors, valid, eps)
+    noise = _t(noise).to(torch.float32)
+    if config.noise_clip is not None:
+        noise = torch.clamp(noise, config.noise_clip[0], config.noise_clip[1])
+    w = config.noise_weight * _lookup(tables.one_minus_progress(config.num_edges), move_count)
+    if config.noise_weight_schedule == "fixed":
+        w = torch.full(w.shape, config.noise_weight, dtype=torch.float32)
+    w = w.to(torch.float32)[..., None]
+    if config.noise_scope == "valid":
+        p = mask_renorm(priors, valid, eps)
+        mixed = ((1.0 - w) * p + w * torch.where(valid, noise, 0.0)) * valid.to(torch.float32)
+        return mixed / mixed.sum(-1, keepdim=True)
+    mixed = (1.0 - w) * priors + w * noise
+    return mask_renorm(mixed, valid, eps)
+
+
+def noise_alpha(num_valid, config):
+    """alpha float32 (...): by_legal_moves (alpha_few below few_below, alpha_many above many_above,
+    else alpha_default) or fixed alpha_default."""
+    k = _t(num_valid).to(torch.int64)
+    if config.alpha_mode == "fixed":
+        return torch.full(k.shape, config.alpha_default, dtype=torch.float32)
+    return torch.where(k < config.alpha_few_below, config.alpha_few,
+                       torch.where(k > config.alpha_many_above, config.alpha_many,
+                                   config.alpha_default)).to(torch.float32)
+
+
+def sample_noise(seed, valid, config):
+    """float32 (B, E): Dirichlet over the valid actions (scope valid, 0 elsewhere) or all E (scope all),
+    alpha from ``noise_alpha``; torch.manual_seed(seed) inside fork_rng. Gamma draws in float64 (no
+    underflow of every draw at small alpha), normalised, then cast. Compared by distribution only."""
+    valid = _t(valid).to(torch.bool)
+    support = valid if config.noise_scope == "valid" else torch.ones_like(valid)
+    alpha = noise_alpha(support.sum(-1), config).to(torch.float64)
+    conc = alpha[..., None].expand(support.shape).contiguous()
+    with torch.random.fork_rng(devices=[]):  # torch's own Gamma sampler, seeded, global state untouched
+        torch.manual_seed(int(seed))
+        g = torch.distributions.Gamma(conc, torch.ones_like(conc)).sample()
+    g = torch.where(support, g, torch.zeros_like(g))
+    total = g.sum(-1, keepdim=True)
+    out = torch.where(total > 0, g / torch.where(total > 0, total, torch.ones_like(total)),
+                      support.to(torch.float64) / torch.clamp(support.sum(-1, keepdim=True), min=1))
+    return out.to(torch.float32)
+
+
+def temperature(move_count, config):
+    """T float32 (...): annealed schedule by progress p = m / E (strict thresholds; host table, exact),
+    or temperature_fixed."""
+    return _lookup(tables.temperature(config), move_count)
+
+
+def target_policy(visits, valid, temperature_, config):
+    """pi (B, E) proportional to (N + eps)^(1/T) masked to valid, computed as ((N + eps) / (max + eps))^(1/T)."""
+    n = _t(visits).to(torch.float32)
+    valid = _t(valid).to(torch.bool)
+    t = _t(temperature_).to(torch.float32)[..., None]
+    eps = float(config.target_eps)
+    nmax = torch.where(valid, n, torch.zeros_like(n)).amax(-1, keepdim=True)
+    x = torch.where(valid, ((n + eps) / (nmax + eps)) ** (1.0 / t), torch.zeros_like(n))
+    return x / x.sum(-1, keepdim=True)
+
+
+def select_move(visits, valid, config):
+    """int32 (B,): argmax of root visits over valid actions (first index on ties by default)."""
+    n = torch.where(_t(valid).to(torch.bool), _t(visits).to(torch.int64), torch.full((), -1, dtype=torch.int64))
+    return _argmax(n, config).to(torch.int32)
+
+
+def default_config(name="alphazero_clique"):
+    """The torch port's defaults for profile ``name`` (the reference profile itself)."""
+    return config_lib.default_config(name)
+
+
+# ------------------------------------------------------------------------------------------ search
+
+
+def _gather_state(tree, bidx, node):
+    return {k: tree[k][bidx, node] for k in STATE_KEYS}
+
+
+def _evaluate(state, game, params):
+    """Table evaluator (params None) or the quantised policy-value network (evaluator.network_evaluator_torch)."""
+    if params is None:
+        p, v = table_evaluator_torch(state, game)
+    else:
+        p, v = network_evaluator_torch(state, game, params)
+    tv, done = game_torch.terminal_value(state, game)
+    return p, v, tv, done
+
+
+@torch.no_grad()
+def search(states, noise, config, params=None):
+    """Batched search: states (dict, leading axis B), noise float32 (B, E), config.
+
+    Returns {"visits" int32 (B, E), "q" float32 (B, E), "w" float32 (B, E), "value" float32 (B,),
+    "priors" float32 (B, E)} (see INTERFACE.md). ``params`` (a nets.torch_ref.PolicyValueNet) switches
+    to the network evaluator: ``search_network``."""
+    _check_config(config, "search")
+    if config.evaluator == "network" and params is None:
+        raise ValueError("search: config.evaluator='network' needs the network's params: call search_network")
+    game = config.game
+    root = {k: _t(states[k]).to(torch.int32) for k in STATE_KEYS}
+    noise = _t(noise).to(torch.float32)
+    b, e = root["colours"].shape
+    if e != config.num_edges:
+        raise ValueError(f"search: states['colours'] has {e} edges, config.game has E={config.num_edges}")
+    if tuple(noise.shape) != (b, e):
+        raise ValueError(f"search: noise must have shape {(b, e)}, got noise.shape={tuple(noise.shape)}")
+    nn = config.num_reads + 1
+    eps = config.prior_uniform_eps
+    bidx = torch.arange(b)
+    tree = {
+        "colours": torch.zeros((b, nn, e), dtype=torch.int32),
+        "to_play": torch.zeros((b, nn), dtype=torch.int32),
+        "move_count": torch.zeros((b, nn), dtype=torch.int32),
+        "outcome": torch.zeros((b, nn), dtype=torch.int32),
+    }
+    for k in STATE_KEYS:
+        tree[k][:, 0] = root[k]
+    priors = torch.zeros((b, nn, e), dtype=torch.float32)
+    expanded = torch.zeros((b, nn), dtype=torch.bool)
+    children = torch.full((b, nn, e), -1, dtype=torch.int64)
+    edge_n = torch.zeros((b, nn, e), dtype=torch.int32)
+    edge_w = torch.zeros((b, nn, e), dtype=torch.float32)
+    node_n = torch.zeros((b, nn), dtype=torch.int32)
+    nxt = torch.ones((b,), dtype=torch.int64)
+
+    # root expansion (the first read when reads_include_root; before the budget otherwise)
+    p0, v0, tv0, done0 = _evaluate(root, game, params)
+    valid0 = game_torch.legal_moves(root, game)
+    root_priors = mix_noise(p0, noise, valid0, root["move_count"], config)
+    priors[:, 0] = root_priors
+    expanded[:, 0] = True
+    node_n[:, 0] = 1
+    num_sims = config.num_reads - 1 if config.reads_include_root else config.num_reads
+
+    for _ in range(num_sims):
+        # 1. selection, every game in lockstep; finished descents wait (masked)
+        node = torch.zeros((b,), dtype=torch.int64)
+        parent = torch.zeros((b,), dtype=torch.int64)
+        action = torch.zeros((b,), dtype=torch.int64)
+        depth = torch.zeros((b,), dtype=torch.int64)
+        new = torch.zeros((b,), dtype=torch.bool)
+        path_nodes = torch.zeros((b, e), dtype=torch.int64)
+        path_actions = torch.zeros((b, e), dtype=torch.int64)
+        go = ~done0  # a terminal root is not searched
+        while bool(go.any()):
+            s = _gather_state(tree, bidx, node)
+            valid = (s["colours"] == 0) & (s["outcome"] == 0)[:, None]
+            scores = puct_scores(edge_w[bidx, node], edge_n[bidx, node], priors[bidx, node], valid,
+                                 node_n[bidx, node], config)
+            a = _argmax(scores, config)
+            child = children[bidx, node, a]
+            d = torch.clamp(depth, max=e - 1)
+            path_nodes[bidx, d] = torch.where(go, node, path_nodes[bidx, d])
+            path_actions[bidx, d] = torch.where(go, a, path_actions[bidx, d])
+            depth = depth + go.to(torch.int64)
+            parent = torch.where(go, node, parent)
+            action = torch.where(go, a, action)
+            new = torch.where(go, child < 0, new)
+            node = torch.where(go & (child >= 0), child, node)
+            go = go & (child >= 0) & expanded[bidx, torch.clamp(child, min=0)]
+        active = ~done0
+        new = new & active
+
+        # 2. the leaf: a new child (state = apply_move) or a seen terminal node
+        parent_state = _gather_state(tree, bidx, parent)
+        safe_action = torch.where(new, action, torch.zeros_like(action))
+        child_state = game_torch.apply_move(parent_state, safe_action, game)
+        leaf = torch.where(new, nxt, node)
+        leaf_state = {k: torch.where(new[(...,) + (None,) * (child_state[k].dim() - 1)], child_state[k],
+                                     tree[k][bidx, node]) for k in STATE_KEYS}
+        for k in STATE_KEYS:
+            tree[k][bidx, leaf] = leaf_state[k]
+        children[bidx, parent, action] = torch.where(new, nxt, children[bidx, parent, action])
+        nxt = nxt + new.to(torch.int64)
+
+        p, v, tv, done = _evaluate(leaf_state, game, params)
+        if config.terminal_detection:
+            v = torch.where(done, tv, v)
+        valid = (leaf_state["colours"] == 0) & (leaf_state["outcome"] == 0)[:, None]
+        upd = active & ~done
+        priors[bidx, leaf] = torch.where(upd[:, None], mask_renorm(p, valid, eps), priors[bidx, leaf])
+        expanded[bidx, leaf] = torch.where(active, ~done, expanded[bidx, leaf])
+
+        # 3. backup along each path; every node on it (root included) counts the visit
+        dw, dn = backup(v, torch.where(active, depth, torch.zeros_like(depth)), done, config)
+        bb = bidx[:, None].expand(b, e)
+        edge_w.index_put_((bb, path_nodes, path_actions), dw, accumulate=True)
+        edge_n.index_put_((bb, path_nodes, path_actions), dn, accumulate=True)
+        node_n.index_put_((bb, path_nodes), dn, accumulate=True)
+        node_n.index_put_((bidx, leaf), active.to(torch.int32), accumulate=True)
+
+    n = edge_n[:, 0]
+    w = edge_w[:, 0]
+    n_f = n.to(torch.float32)
+    if config.q_mode == "w_over_1_plus_n":
+        q = w / (1.0 + n_f)
+    else:
+        q = torch.where(n > 0, w / torch.clamp(n_f, min=1.0), torch.zeros_like(w))
+    value = (v0 + w.sum(-1)) / (1.0 + n_f.sum(-1))
+    d0 = done0[:, None]
+    return {"visits": torch.where(d0, 0, n).to(torch.int32), "q": torch.where(d0, 0.0, q),
+            "w": torch.where(d0, 0.0, w), "value": torch.where(done0, tv0, value),
+            "priors": torch.where(d0, 0.0, root_priors)}
+
+
+def search_network(states, noise, config, params):
+    """``search`` with the quantised policy-value network evaluator (evaluator.network_evaluator_torch);
+    ``params`` = a ``nets.torch_ref.PolicyValueNet`` (``nets.torch_ref.to_native(canonical)``)."""
+    if params is None:
+        raise ValueError("search_network: params must be a PolicyValueNet, got params=None")
+    return search(states, noise, config.replace(evaluator="network"), params=params)
