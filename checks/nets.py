@@ -65,12 +65,12 @@ def _role_ignored(orig):
 
 
 def _forward_edges_only(orig):
+    import torch
+
     def f(params, edge_index, edge_attr, player_role):
         e = edge_index.shape[1] // 2
         one_way = edge_index[:, :e]
-        both = np.concatenate([np.asarray(one_way)] * 2, axis=1)  # messages only u -> v (twice)
-        return orig(params, type(edge_index)(both) if not isinstance(edge_index, np.ndarray) else both,
-                    edge_attr, player_role)
+        return orig(params, torch.cat([one_way, one_way], dim=1), edge_attr, player_role)  # only u -> v, twice
     return f
 
 

@@ -3,7 +3,7 @@
 JAX: float32 matmul precision "highest", PRNG implementation threefry2x32, ``jax_threefry_partitionable``
 True (it changes ``split`` and every raw bit; the pinned JAX's default, set explicitly so that an older or
 newer default cannot move the stream), x64 off unless a check asks for it. torch: deterministic algorithms,
-float32 matmuls in full precision. Both are pinned idempotently; ``pinned()`` reports what is in force.
+float32 matmuls in full precision, one intra-op thread (``PARITY_TORCH_THREADS`` overrides). Both are pinned idempotently; ``pinned()`` reports what is in force.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ def pin() -> dict:
             import torch
 
             torch.use_deterministic_algorithms(True)
+            # One intra-op thread: parity runs are many small ops, which run 8-20x slower with 2 threads on a
+            # loaded 2-core machine; results do not depend on it. Override with PARITY_TORCH_THREADS.
+            torch.set_num_threads(int(os.environ.get("PARITY_TORCH_THREADS", "1")))
             torch.set_float32_matmul_precision("highest")
             torch.backends.cudnn.benchmark = False
         _done = True
@@ -51,6 +54,7 @@ def pinned() -> dict:
 
         out["torch_deterministic_algorithms"] = torch.are_deterministic_algorithms_enabled()
         out["torch_float32_matmul_precision"] = torch.get_float32_matmul_precision()
+        out["torch_num_threads"] = torch.get_num_threads()
     return out
 
 
