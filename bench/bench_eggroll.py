@@ -103,6 +103,17 @@ def jax_variants(d, n, r, m, seed=0):
     def lr_layer(h, w, a, b):
         return h @ w.T + jnp.einsum("nmr,nir->nmi", jnp.einsum("nmj,njr->nmr", h, b), a)
 
+    # pre-generated noise is stored rank-major, (N, r, d): XLA's batched dots with the long axis last were
+    # ~10% faster here than with (N, d, r) (measured: 7.3 vs 8.4 ms per layer at d 1024, N 256, r 4)
+    T1, U1, T2, U2 = (jnp.swapaxes(z, 1, 2) for z in (A1, B1, A2, B2))
+
+    def lr_layer_rm(h, w, at, bt):
+        return h @ w.T + jnp.einsum("nmr,nri->nmi", jnp.einsum("nmj,nrj->nmr", h, bt), at)
+
+    @jax.jit
+    def lr_pregen_rm(x, w1, w2, T1, U1, T2, U2):
+        return lr_layer_rm(jnp.tanh(lr_layer_rm(x, w1, T1, U1)), w2, T2, U2)
+
     @jax.jit
     def lr_pregen(x, w1, w2, A1, B1, A2, B2):
         return lr_layer(jnp.tanh(lr_layer(x, w1, A1, B1)), w2, A2, B2)
@@ -110,10 +121,11 @@ def jax_variants(d, n, r, m, seed=0):
     pair_sign = jnp.array([scale, -scale], jnp.float32)
 
     def lr_pair_layer(h, w, key, tau):
-        a, b = noise_pairs(key, tau)  # one draw per pair
+        a, b = noise_pairs(key, tau)  # one draw per pair, (N/2, d, r)
+        a, b = jnp.swapaxes(a, 1, 2), jnp.swapaxes(b, 1, 2)  # rank-major (a reshape for r = 1)
         hp = h.reshape(n // 2, 2, m, d)
-        xb = jnp.einsum("pkmj,pjr->pkmr", hp, b) * pair_sign[None, :, None, None]
-        return (h @ w.T) + jnp.einsum("pkmr,pir->pkmi", xb, a).reshape(n, m, d)
+        xb = jnp.einsum("pkmj,prj->pkmr", hp, b) * pair_sign[None, :, None, None]
+        return (h @ w.T) + jnp.einsum("pkmr,pri->pkmi", xb, a).reshape(n, m, d)
 
     @jax.jit
     def lr_keys(x, w1, w2, base, tau):
@@ -155,7 +167,9 @@ def jax_variants(d, n, r, m, seed=0):
     e = float(jnp.max(jnp.abs(upd_einsum(f, A1, B1) - upd_loop(f, A1, B1))))
     assert e < 1e-4, f"jax update variants disagree by {e}"
     blk = lambda y: y.block_until_ready()  # noqa: E731
-    fwd = {"plain": lambda: blk(plain(x, w1, w2)), "lr_pregen": lambda: blk(lr_pregen(x, w1, w2, A1, B1, A2, B2)),
+    err = float(jnp.max(jnp.abs(lr_pregen_rm(x, w1, w2, T1, U1, T2, U2) - y1)))
+    assert err < 1e-3, f"jax rank-major variant disagrees by {err}"
+    fwd = {"plain": lambda: blk(plain(x, w1, w2)), "lr_pregen": lambda: blk(lr_pregen_rm(x, w1, w2, T1, U1, T2, U2)),
            "lr_keys": lambda: blk(lr_keys(x, w1, w2, base, jnp.int32(1))),
            "materialised": lambda: blk(materialised(x, w1, w2, A1, B1, A2, B2))}
     upd = {"update_einsum": lambda: blk(upd_einsum(f, A1, B1)), "update_loop": lambda: blk(upd_loop(f, A1, B1))}

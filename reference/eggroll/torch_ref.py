@@ -123,12 +123,12 @@ def make_optimizer(tensors, opt) -> torch.optim.Optimizer:
     opt = validate_optimizer(opt)
     if opt["name"] == "sgd":
         return torch.optim.SGD(tensors, lr=opt["lr"], momentum=opt["momentum"], dampening=0.0,
-                               weight_decay=0.0, nesterov=opt["nesterov"], foreach=False)
+                               weight_decay=0.0, nesterov=opt["nesterov"], maximize=False, foreach=False)
     if opt["name"] == "adam":
         return torch.optim.Adam(tensors, lr=opt["lr"], betas=(opt["b1"], opt["b2"]), eps=opt["eps"],
-                                weight_decay=0.0, amsgrad=False, foreach=False)
+                                weight_decay=0.0, amsgrad=False, maximize=False, foreach=False)
     return torch.optim.AdamW(tensors, lr=opt["lr"], betas=(opt["b1"], opt["b2"]), eps=opt["eps"],
-                             weight_decay=opt["weight_decay"], amsgrad=False, foreach=False)
+                             weight_decay=opt["weight_decay"], amsgrad=False, maximize=False, foreach=False)
 
 
 def optimizer_init(params, opt):
