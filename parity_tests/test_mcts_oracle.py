@@ -188,3 +188,22 @@ def test_search_input_errors():
         search_np.search(s, np.zeros((1, 9)), AZ)
     with pytest.raises(ValueError, match=r"states\['colours'\]"):
         search_np.search(s, np.zeros((1, 10)), AZ.replace(game=GameConfig(6, 3)))
+
+
+def test_network_evaluator_near_tie_detector():
+    """NetworkEvaluatorNP quantises (logits 2^-6, value 2^-7, floor) and records how close a raw output
+    came to a quantisation boundary: the check leaves a position out below NET_DELTA."""
+    from reference.mcts import evaluator as ev
+    from reference.nets import np_ref as nets
+
+    evaluate = ev.NetworkEvaluatorNP(nets.init_params(0, 5, hidden=16))
+    s = game_np.stack([game_np.play([EDGE[(0, 1)], EDGE[(2, 3)]], G5)])
+    p, v = evaluate(s, G5)
+    assert p.shape == (1, 10) and p.sum() == pytest.approx(1.0)
+    assert v[0] / ev.VALUE_GRID == np.floor(v[0] / ev.VALUE_GRID)
+    logits_q = np.log(p[0]) - np.log(p[0]).max()
+    np.testing.assert_allclose(logits_q / ev.LOGIT_GRID, np.round(logits_q / ev.LOGIT_GRID), atol=1e-9)
+    assert 0 < evaluate.min_boundary_distance <= ev.LOGIT_GRID / 2
+    assert ev._boundary_distance(np.array([3 * ev.LOGIT_GRID + 1e-7]), ev.LOGIT_GRID) == pytest.approx(1e-7)
+    r = search_np.search(s, np.zeros((1, 10)), AZ.replace(evaluator="network"), evaluator=evaluate)
+    assert r["visits"].sum() == AZ.num_reads - 1
