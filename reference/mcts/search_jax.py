@@ -1,10 +1,15 @@
-"""Batched AlphaZero MCTS in JAX: fixed-size arrays, ``lax`` loops, one ``jit`` per config.
+"""Batched AlphaZero MCTS in JAX: fixed-size arrays, ``lax`` loops, ``jit`` on the game and budget only.
 
-Semantics: search_np.py (MA's readable oracle) and INTERFACE.md; every convention is a field of the
-static ``MCTSConfig``, so each drift compiles its own (small) program. The search of ONE game is written
-on fixed-size arrays and ``vmap``-ed over the batch.
+Semantics: search_np.py (MA's readable oracle) and INTERFACE.md; every convention is a field of
+``MCTSConfig``. The config is split (``_split``) into a static key -- game, node budget bucket, evaluator --
+and traced settings (``_settings``: c_puct, q_mode, u_mode, tie-break, backup sign, terminal detection and
+weight, noise scope / clip / weight / schedule, number of reads): every variant of a setting is computed
+exactly as it would be alone and the configured one selected with ``jnp.where``, so a drift (a negative
+control) reuses the compiled program and gives the same bits. The search of ONE game is written on
+fixed-size arrays and ``vmap``-ed over the batch. Verified: root visit counts equal the oracle's exactly
+(parity_tests/test_mcts_batched.py), and mctx.muzero_policy's for profile ``classic`` (checks/mcts_mctx.py).
 
-Tree of one game (``num_reads + 1`` node slots; a read creates at most one node):
+Tree of one game (bucket + 1 >= num_reads + 1 node slots; a read creates at most one node):
 
     state arrays  colours (N, E), to_play / move_count / outcome (N,)   the node's game state
     priors (N, E)    the node's masked, renormalised priors (root: after noise)
@@ -19,12 +24,13 @@ evaluated (terminal: exact value, weighted by terminal_weight, if terminal_detec
 terminal, and ``backup`` adds dw / dn along the path; every node on the path gets N(s) += 1.
 
 Components here (same names / signatures as np_ref.py): puct_scores, backup, mix_noise, noise_alpha,
-sample_noise, temperature, target_policy, select_move, search, default_config.
+sample_noise, temperature, target_policy, select_move, search, search_network, default_config.
+``search`` compiles at XLA's lowest backend optimisation (checks: compile time dominates);
+``search_optimized`` is the same program at the default level (benchmark: bench/bench_mcts.py).
 """
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +41,7 @@ from reference.mcts import evaluator as evaluator_lib
 from reference.mcts import game_jax, tables
 
 _NEG_INF = -jnp.inf
+STATE_KEYS = ("colours", "to_play", "move_count", "outcome")
 FAST_COMPILE = {"xla_backend_optimization_level": 0}  # XLA options of the programs the checks compile
 
 
@@ -48,26 +55,45 @@ def _check_config(config, where: str):
         raise NotImplementedError(f"{where}: tie_break='random' is a drift only the numpy oracle implements")
 
 
-def _noise_weight(move_count, config, w0):
-    """The root noise weight: w0 (1 - m / E) (``decay``) or w0 (``fixed``); w0 may be traced."""
-    w0 = jnp.asarray(w0, jnp.float32)
-    if config.noise_weight_schedule == "decay":
-        return w0 * _lookup(tables.one_minus_progress(config.num_edges), move_count)
-    return jnp.broadcast_to(w0, jnp.shape(move_count))
-
-
 def _lookup(table: np.ndarray, move_count):
     """table[clip(move_count, 0, E)] (the tables are host constants: no float division on device)."""
     m = jnp.clip(jnp.asarray(move_count, jnp.int32), 0, table.shape[0] - 1)
     return jnp.asarray(table)[m]
 
 
-def _argmax(scores, config):
-    """argmax over the last axis; ties: first index (``first``) or last index (``last``)."""
-    if config.tie_break == "last":
-        e = scores.shape[-1]
-        return (e - 1 - jnp.argmax(jnp.flip(scores, axis=-1), axis=-1)).astype(jnp.int32)
-    return jnp.argmax(scores, axis=-1).astype(jnp.int32)
+def _settings(config) -> dict:
+    """Every setting the search reads, as NumPy scalars: the searches take them as TRACED values, so one
+    compiled program serves every drift of a config (see ``_split``); the components take them as
+    constants. noise_clip None is clip_on False (the bounds are then unused)."""
+    if config.tie_break == "random":
+        raise NotImplementedError("tie_break='random' is a drift only the numpy oracle implements")
+    clip = config.noise_clip if config.noise_clip is not None else (0.0, 1.0)
+    return {
+        "c_puct": np.float32(config.c_puct),
+        "q_mean": np.bool_(config.q_mode == "mean"),
+        "u_mode": np.int32(config_lib.U_MODES.index(config.u_mode)),
+        "tie_last": np.bool_(config.tie_break == "last"),
+        "backup_alt": np.bool_(config.backup_sign == "alternating"),
+        "term_det": np.bool_(config.terminal_detection),
+        "terminal_weight": np.float32(config.terminal_weight),
+        "eps": np.float32(config.prior_uniform_eps),
+        "root_noise": np.bool_(config.root_noise),
+        "scope_valid": np.bool_(config.noise_scope == "valid"),
+        "clip_on": np.bool_(config.noise_clip is not None),
+        "clip_lo": np.float32(clip[0]),
+        "clip_hi": np.float32(clip[1]),
+        "noise_weight": np.float32(config.noise_weight),
+        "decay": np.bool_(config.noise_weight_schedule == "decay"),
+        "num_sims": np.int32(config.num_reads - 1 if config.reads_include_root else config.num_reads),
+    }
+
+
+def _argmax(scores, tie_last):
+    """argmax over the last axis; ties: first index, or the last index where ``tie_last``."""
+    e = scores.shape[-1]
+    first = jnp.argmax(scores, axis=-1).astype(jnp.int32)
+    last = (e - 1 - jnp.argmax(jnp.flip(scores, axis=-1), axis=-1)).astype(jnp.int32)
+    return jnp.where(tie_last, last, first)
 
 
 def mask_renorm(p, valid, eps):
@@ -89,26 +115,21 @@ def puct_scores(w, n, priors, valid, node_n, config):
     U = c_puct * P * S / (1 + N), S = sqrt(max(1, N(s))) | sqrt(1 + sum_b N(s, b)) | sqrt(sum_b N(s, b)).
     Works on any leading shape: w, n, priors, valid (..., E), node_n (...).
     """
-    return _puct(w, n, priors, valid, node_n, config, config.c_puct)
+    return _puct(w, n, priors, valid, node_n, _settings(config))
 
 
-def _puct(w, n, priors, valid, node_n, config, c_puct):
-    """puct_scores with c_puct given explicitly (a traced scalar inside the search)."""
+def _puct(w, n, priors, valid, node_n, st):
+    """puct_scores with the settings ``st`` (``_settings``; traced inside the search). Each variant is
+    computed exactly as alone and the configured one selected, so every drift gives the same bits."""
     w = jnp.asarray(w, jnp.float32)
     n_i = jnp.asarray(n, jnp.int32)
     n_f = n_i.astype(jnp.float32)
     priors = jnp.asarray(priors, jnp.float32)
-    if config.q_mode == "w_over_1_plus_n":
-        q = w / (1.0 + n_f)
-    else:
-        q = jnp.where(n_i > 0, w / jnp.maximum(n_f, 1.0), 0.0)
-    if config.u_mode == "sqrt_max1_node":
-        s = jnp.sqrt(jnp.maximum(1.0, jnp.asarray(node_n, jnp.int32).astype(jnp.float32)))
-    elif config.u_mode == "sqrt_1_plus_sum":
-        s = jnp.sqrt(1.0 + jnp.sum(n_i, axis=-1).astype(jnp.float32))
-    else:
-        s = jnp.sqrt(jnp.sum(n_i, axis=-1).astype(jnp.float32))
-    u = jnp.asarray(c_puct, jnp.float32) * priors * s[..., None] / (1.0 + n_f)
+    q = jnp.where(st["q_mean"], jnp.where(n_i > 0, w / jnp.maximum(n_f, 1.0), 0.0), w / (1.0 + n_f))
+    total = jnp.sum(n_i, axis=-1).astype(jnp.float32)
+    s = jnp.where(st["u_mode"] == 0, jnp.sqrt(jnp.maximum(1.0, jnp.asarray(node_n, jnp.int32).astype(jnp.float32))),
+                  jnp.where(st["u_mode"] == 1, jnp.sqrt(1.0 + total), jnp.sqrt(total)))
+    u = jnp.asarray(st["c_puct"], jnp.float32) * priors * s[..., None] / (1.0 + n_f)
     return jnp.where(jnp.asarray(valid, bool), q + u, _NEG_INF)
 
 
@@ -118,25 +139,19 @@ def backup(leaf_value, depth, is_terminal, config):
     sign_i = (-1)^(depth - i) (``alternating``) or +1 (``same``); weight = terminal_weight for a detected
     terminal leaf, else 1. Edge i is the edge from the node at depth i to the node at depth i + 1.
     """
-    return _backup(leaf_value, depth, is_terminal, config, config.terminal_weight)
+    return _backup(leaf_value, depth, is_terminal, config.num_edges, _settings(config))
 
 
-def _backup(leaf_value, depth, is_terminal, config, terminal_weight):
-    """backup with terminal_weight given explicitly (a traced scalar inside the search)."""
-    e = config.num_edges
+def _backup(leaf_value, depth, is_terminal, e, st):
+    """backup with the settings ``st`` (traced inside the search)."""
     v = jnp.asarray(leaf_value, jnp.float32)
     depth = jnp.asarray(depth, jnp.int32)
     i = jnp.arange(e, dtype=jnp.int32)
     on_path = i < depth[..., None]
-    if config.backup_sign == "alternating":
-        sign = jnp.where((depth[..., None] - i) % 2 == 0, 1.0, -1.0).astype(jnp.float32)
-    else:
-        sign = jnp.ones(on_path.shape, jnp.float32)
-    if config.terminal_detection:
-        weight = jnp.where(jnp.asarray(is_terminal, bool), jnp.asarray(terminal_weight, jnp.float32),
-                           jnp.float32(1.0))
-    else:
-        weight = jnp.ones(v.shape, jnp.float32)
+    alt = jnp.where((depth[..., None] - i) % 2 == 0, 1.0, -1.0).astype(jnp.float32)
+    sign = jnp.where(st["backup_alt"], alt, jnp.float32(1.0))
+    detected = jnp.asarray(is_terminal, bool) & st["term_det"]
+    weight = jnp.where(detected, jnp.asarray(st["terminal_weight"], jnp.float32), jnp.float32(1.0))
     dw = jnp.where(on_path, sign * (weight * v)[..., None], 0.0).astype(jnp.float32)
     return dw, on_path.astype(jnp.int32)
 
@@ -147,28 +162,24 @@ def mix_noise(priors, noise, valid, move_count, config):
     scope valid: P = mask_renorm(priors), n = clip(noise) on valid; P' = (1 - w) P + w n, masked, renormalised.
     scope all:   P' = (1 - w) priors + w clip(noise); mask_renorm(P').  w = w0 (1 - m / E) or w0.
     """
-    clip = config.noise_clip if config.noise_clip is not None else (0.0, 1.0)
-    return _mix_noise(priors, noise, valid, move_count, config, config.noise_weight, clip[0], clip[1],
-                      config.prior_uniform_eps)
+    return _mix_noise(priors, noise, valid, move_count, config.num_edges, _settings(config))
 
 
-def _mix_noise(priors, noise, valid, move_count, config, w0, clip_lo, clip_hi, eps):
-    """mix_noise with the numbers given explicitly (traced scalars inside the search)."""
+def _mix_noise(priors, noise, valid, move_count, e, st):
+    """mix_noise with the settings ``st`` (traced inside the search)."""
     priors = jnp.asarray(priors, jnp.float32)
     valid = jnp.asarray(valid, bool)
-    if not config.root_noise:
-        return mask_renorm(priors, valid, eps)
+    eps = st["eps"]
+    base = mask_renorm(priors, valid, eps)
     noise = jnp.asarray(noise, jnp.float32)
-    if config.noise_clip is not None:
-        noise = jnp.clip(noise, jnp.asarray(clip_lo, jnp.float32), jnp.asarray(clip_hi, jnp.float32))
-    w = _noise_weight(move_count, config, w0)[..., None]
-    if config.noise_scope == "valid":
-        p = mask_renorm(priors, valid, eps)
-        mixed = (1.0 - w) * p + w * jnp.where(valid, noise, 0.0)
-        mixed = mixed * valid.astype(jnp.float32)
-        return mixed / jnp.sum(mixed, axis=-1, keepdims=True)
-    mixed = (1.0 - w) * priors + w * noise
-    return mask_renorm(mixed, valid, eps)
+    noise = jnp.where(st["clip_on"], jnp.clip(noise, jnp.asarray(st["clip_lo"], jnp.float32),
+                                              jnp.asarray(st["clip_hi"], jnp.float32)), noise)
+    decay = jnp.where(st["decay"], _lookup(tables.one_minus_progress(e), move_count), jnp.float32(1.0))
+    w = (jnp.asarray(st["noise_weight"], jnp.float32) * decay)[..., None]
+    mixed_v = ((1.0 - w) * base + w * jnp.where(valid, noise, 0.0)) * valid.astype(jnp.float32)
+    out_v = mixed_v / jnp.sum(mixed_v, axis=-1, keepdims=True)
+    out_a = mask_renorm((1.0 - w) * priors + w * noise, valid, eps)
+    return jnp.where(st["root_noise"], jnp.where(st["scope_valid"], out_v, out_a), base)
 
 
 def noise_alpha(num_valid, config):
@@ -225,7 +236,7 @@ def target_policy(visits, valid, temperature_, config):
 def select_move(visits, valid, config):
     """int32 (B,): argmax of root visits over valid actions (config.tie_break, ``first`` by default)."""
     n = jnp.where(jnp.asarray(valid, bool), jnp.asarray(visits).astype(jnp.int32), -1)
-    return _argmax(n, config)
+    return _argmax(n, _settings(config)["tie_last"])
 
 
 def default_config(name="alphazero_clique"):
@@ -274,23 +285,12 @@ def _bucket(num_reads: int) -> int:
 
 
 def _split(config):
-    """(static key, dynamic numbers). The key keeps what shapes the program (game, modes, switches, the
-    node budget bucket); c_puct, terminal_weight, noise weight / clip, prior eps and the number of
-    simulations travel as float32 / int32 scalars, so drifting them does not recompile."""
-    clip = config.noise_clip if config.noise_clip is not None else (0.0, 1.0)
-    sims = config.num_reads - 1 if config.reads_include_root else config.num_reads
-    nums = {"c_puct": np.float32(config.c_puct), "terminal_weight": np.float32(config.terminal_weight),
-            "noise_weight": np.float32(config.noise_weight), "clip_lo": np.float32(clip[0]),
-            "clip_hi": np.float32(clip[1]), "eps": np.float32(config.prior_uniform_eps),
-            "num_sims": np.int32(sims)}
-    key = config_lib.MCTSConfig(
-        profile="custom", game=config.game, num_reads=_bucket(config.num_reads), reads_include_root=False,
-        c_puct=0.0, q_mode=config.q_mode, u_mode=config.u_mode, tie_break=config.tie_break,
-        backup_sign=config.backup_sign, terminal_detection=config.terminal_detection, terminal_weight=0.0,
-        prior_uniform_eps=0.0, root_noise=config.root_noise, noise_scope=config.noise_scope,
-        noise_clip=None if config.noise_clip is None else (0.0, 1.0), noise_weight=0.0,
-        noise_weight_schedule=config.noise_weight_schedule, evaluator=config.evaluator)
-    return key, nums
+    """(static key, traced settings). The key keeps only what shapes the program: the game, the node
+    budget bucket and the evaluator; every other setting travels as a traced scalar (``_settings``), so
+    drifting it (a negative control) reuses the compiled search."""
+    key = config_lib.MCTSConfig(profile="custom", game=config.game, num_reads=_bucket(config.num_reads),
+                                reads_include_root=False, evaluator=config.evaluator)
+    return key, _settings(config)
 
 
 def _search_one(root, noise, nums, key, params=None):
@@ -315,8 +315,7 @@ def _search_one(root, noise, nums, key, params=None):
     # root expansion (the first read when reads_include_root; before the budget otherwise)
     p0, v0, tv0, done0 = _evaluate(root, game, params)
     valid0 = game_jax.legal_moves(_b(root), game)[0]
-    root_priors = _mix_noise(p0, noise, valid0, root["move_count"], key, nums["noise_weight"],
-                             nums["clip_lo"], nums["clip_hi"], eps)
+    root_priors = _mix_noise(p0, noise, valid0, root["move_count"], e, nums)
     tree["priors"] = tree["priors"].at[0].set(root_priors)
     tree["expanded"] = tree["expanded"].at[0].set(True)
     tree["node_n"] = tree["node_n"].at[0].set(1)
@@ -330,8 +329,8 @@ def _search_one(root, noise, nums, key, params=None):
             s = _node_state(tree, node)
             valid = (s["colours"] == 0) & (s["outcome"] == 0)
             scores = _puct(tree["edge_w"][node], tree["edge_n"][node], tree["priors"][node], valid,
-                           tree["node_n"][node], key, nums["c_puct"])
-            a = _argmax(scores, key)
+                           tree["node_n"][node], nums)
+            a = _argmax(scores, nums["tie_last"])
             child = tree["children"][node, a]
             d = c["depth"]
             go = (child >= 0) & tree["expanded"][jnp.maximum(child, 0)]
@@ -358,14 +357,13 @@ def _search_one(root, noise, nums, key, params=None):
         tree["next"] = slot + new.astype(jnp.int32)
 
         p, v, tv, done = _evaluate(leaf_state, game, params)
-        if key.terminal_detection:
-            v = jnp.where(done, tv, v)
+        v = jnp.where(done & nums["term_det"], tv, v)
         valid = (leaf_state["colours"] == 0) & (leaf_state["outcome"] == 0)
         tree["priors"] = tree["priors"].at[leaf].set(
             jnp.where(done, tree["priors"][leaf], mask_renorm(p, valid, eps)))
         tree["expanded"] = tree["expanded"].at[leaf].set(~done)
 
-        dw, dn = _backup(v, c["depth"], done, key, nums["terminal_weight"])
+        dw, dn = _backup(v, c["depth"], done, e, nums)
         tree["edge_w"] = tree["edge_w"].at[c["path_nodes"], c["path_actions"]].add(dw)
         tree["edge_n"] = tree["edge_n"].at[c["path_nodes"], c["path_actions"]].add(dn)
         tree["node_n"] = tree["node_n"].at[c["path_nodes"]].add(dn).at[leaf].add(1)
@@ -378,10 +376,7 @@ def _search_one(root, noise, nums, key, params=None):
     n = tree["edge_n"][0]
     w = tree["edge_w"][0]
     n_f = n.astype(jnp.float32)
-    if key.q_mode == "w_over_1_plus_n":
-        q = w / (1.0 + n_f)
-    else:
-        q = jnp.where(n > 0, w / jnp.maximum(n_f, 1.0), 0.0)
+    q = jnp.where(nums["q_mean"], jnp.where(n > 0, w / jnp.maximum(n_f, 1.0), 0.0), w / (1.0 + n_f))
     value = (v0 + jnp.sum(w)) / (1.0 + jnp.sum(n_f))
     # a terminal root is not searched
     return {"visits": jnp.where(done0, 0, n).astype(jnp.int32), "q": jnp.where(done0, 0.0, q),
@@ -406,7 +401,8 @@ def search(states, noise, config, optimized=False, params=None):
     """Batched search: states (dict, leading axis B), noise float32 (B, E), config (MCTSConfig).
 
     Returns {"visits" int32 (B, E), "q" float32 (B, E), "w" float32 (B, E), "value" float32 (B,),
-    "priors" float32 (B, E)} (see INTERFACE.md). One compile per structural config (``_split``).
+    "priors" float32 (B, E)} (see INTERFACE.md). One compile per (game, node bucket, evaluator, batch
+    shape): every other setting is traced (``_split``).
     ``params`` (flax variables of reference/nets) switches to the network evaluator: ``search_network``."""
     _check_config(config, "search")
     if config.evaluator == "network" and params is None:
@@ -439,5 +435,3 @@ def search_optimized(states, noise, config):
     """``search`` compiled with XLA's default optimisation (for long runs and the benchmark)."""
     return search(states, noise, config, optimized=True)
 
-
-STATE_KEYS = ("colours", "to_play", "move_count", "outcome")

@@ -6,7 +6,9 @@ their leaf wait, masked), creates at most one node, evaluates it and backs up al
 throughout (the oracle is float64; with the table evaluator only near-ties could differ).
 
 Components here (same names / signatures as np_ref.py): puct_scores, backup, mix_noise, noise_alpha,
-sample_noise, temperature, target_policy, select_move, search, default_config.
+sample_noise, temperature, target_policy, select_move, search, search_network, default_config.
+Eager CPU: per read ~20 small tensor ops per tree level, so a single game is slower than the NumPy
+oracle and the batch pays for itself from ~4 games (bench/bench_mcts.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def _check_config(config, where: str):
 
 
 def _t(x, dtype=None):
+    """x as a tensor (of ``dtype`` if given); a tensor of that dtype is returned as it is."""
+    if isinstance(x, torch.Tensor) and (dtype is None or x.dtype == dtype):
+        return x
     return torch.as_tensor(np.asarray(x) if isinstance(x, np.generic) else x, dtype=dtype)
 
 
@@ -62,22 +67,22 @@ def mask_renorm(p, valid, eps):
 
 def puct_scores(w, n, priors, valid, node_n, config):
     """Q + U over valid actions, -inf elsewhere (see search_jax.puct_scores for the equations)."""
-    w = _t(w).to(torch.float32)
-    n_i = _t(n).to(torch.int64)
+    w = _t(w, torch.float32)
+    n_i = _t(n, torch.int64)
     n_f = n_i.to(torch.float32)
-    priors = _t(priors).to(torch.float32)
+    priors = _t(priors, torch.float32)
     if config.q_mode == "w_over_1_plus_n":
         q = w / (1.0 + n_f)
     else:
         q = torch.where(n_i > 0, w / torch.clamp(n_f, min=1.0), torch.zeros_like(w))
     if config.u_mode == "sqrt_max1_node":
-        s = torch.sqrt(torch.clamp(_t(node_n).to(torch.float32), min=1.0))
+        s = torch.sqrt(torch.clamp(_t(node_n, torch.float32), min=1.0))
     elif config.u_mode == "sqrt_1_plus_sum":
         s = torch.sqrt(1.0 + n_i.sum(-1).to(torch.float32))
     else:
         s = torch.sqrt(n_i.sum(-1).to(torch.float32))
     u = float(config.c_puct) * priors * s[..., None] / (1.0 + n_f)
-    return torch.where(_t(valid).to(torch.bool), q + u, torch.full_like(q, -torch.inf))
+    return torch.where(_t(valid, torch.bool), q + u, torch.full_like(q, -torch.inf))
 
 
 def backup(leaf_value, depth, is_terminal, config):
@@ -227,6 +232,7 @@ def search(states, noise, config, params=None):
         tree[k][:, 0] = root[k]
     priors = torch.zeros((b, nn, e), dtype=torch.float32)
     expanded = torch.zeros((b, nn), dtype=torch.bool)
+    legal = torch.zeros((b, nn, e), dtype=torch.bool)  # the node's legal moves, set when it is created
     children = torch.full((b, nn, e), -1, dtype=torch.int64)
     edge_n = torch.zeros((b, nn, e), dtype=torch.int32)
     edge_w = torch.zeros((b, nn, e), dtype=torch.float32)
@@ -236,6 +242,7 @@ def search(states, noise, config, params=None):
     # root expansion (the first read when reads_include_root; before the budget otherwise)
     p0, v0, tv0, done0 = _evaluate(root, game, params)
     valid0 = game_torch.legal_moves(root, game)
+    legal[:, 0] = valid0
     root_priors = mix_noise(p0, noise, valid0, root["move_count"], config)
     priors[:, 0] = root_priors
     expanded[:, 0] = True
@@ -253,9 +260,7 @@ def search(states, noise, config, params=None):
         path_actions = torch.zeros((b, e), dtype=torch.int64)
         go = ~done0  # a terminal root is not searched
         while bool(go.any()):
-            s = _gather_state(tree, bidx, node)
-            valid = (s["colours"] == 0) & (s["outcome"] == 0)[:, None]
-            scores = puct_scores(edge_w[bidx, node], edge_n[bidx, node], priors[bidx, node], valid,
+            scores = puct_scores(edge_w[bidx, node], edge_n[bidx, node], priors[bidx, node], legal[bidx, node],
                                  node_n[bidx, node], config)
             a = _argmax(scores, config)
             child = children[bidx, node, a]
@@ -287,6 +292,7 @@ def search(states, noise, config, params=None):
         if config.terminal_detection:
             v = torch.where(done, tv, v)
         valid = (leaf_state["colours"] == 0) & (leaf_state["outcome"] == 0)[:, None]
+        legal[bidx, leaf] = torch.where(active[:, None], valid, legal[bidx, leaf])
         upd = active & ~done
         priors[bidx, leaf] = torch.where(upd[:, None], mask_renorm(p, valid, eps), priors[bidx, leaf])
         expanded[bidx, leaf] = torch.where(active, ~done, expanded[bidx, leaf])
