@@ -2,10 +2,12 @@
 
     /work/main/.venv/bin/python bench/bench_rng.py [--n 1048576] [--repeats 7] [--threads N]
 
-Measures, in one process, the median wall time (and the median CPU time of the process, which is the
-steadier number on a shared machine) of: jax.random.normal (jitted), torch.randn, the torch reference's
-exact path (table gather, and op by op), its fast path (exact=False), and the NumPy reference. Writes
-``bench/results/rng.json`` atomically (tmp file + os.replace) and prints a table with ratios to torch.randn.
+Measures, in one process, the median and minimum wall time (and the median CPU time of the process, the
+steadier number on a shared machine; the 1-minute load average is recorded per row) of: jax.random.normal
+(jitted), torch.randn, the torch reference's exact path (table gather, one key and ``--keys`` keys drawing
+n / keys values each as EGGROLL does, and op by op), its fast path (exact=False), its raw bits, and the
+NumPy reference. Writes ``bench/results/rng.json`` atomically (tmp file + os.replace) and prints a table
+with ratios to torch.randn (same total number of values in every row).
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ def _measure(fn, repeats: int, sync=lambda r: r) -> dict:
         walls.append(time.perf_counter() - w)
         cpus.append(time.process_time() - c)
     return {"wall_ms": statistics.median(walls) * 1e3, "cpu_ms": statistics.median(cpus) * 1e3,
-            "wall_ms_min": min(walls) * 1e3, "repeats": repeats}
+            "wall_ms_min": min(walls) * 1e3, "repeats": repeats,
+            "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1 << 20)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--keys", type=int, default=128, help="keys of the batched row (n / keys values per key)")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: leave torch's default)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "rng.json"))
     args = ap.parse_args(argv)
@@ -70,6 +74,10 @@ def main(argv=None) -> dict:
     torch_ref.normal_table()
     table_build_s = time.perf_counter() - t0
     rows["torch exact (table gather)"] = _measure(lambda: torch_ref.normal(kt, shape), reps)
+    nk = max(1, args.keys)
+    kb, shape_b = torch_ref.split(kt, nk), (n // nk,)
+    batched = f"torch exact, {nk} keys x {n // nk}"
+    rows[batched] = _measure(lambda: torch_ref.normal(kb, shape_b), reps)
     saved = torch_ref.TABLE_MIN, torch_ref._F32_TABLE
     torch_ref.TABLE_MIN, torch_ref._F32_TABLE = 1 << 62, []  # force the op-by-op exact path
     try:
@@ -86,6 +94,8 @@ def main(argv=None) -> dict:
     ref = np.asarray(jax_ref.normal(kj, shape))
     checks = {
         "torch_exact_bit_identical": bool(np.array_equal(torch_ref.normal(kt, shape).numpy(), ref)),
+        "torch_exact_batched_bit_identical": bool(np.array_equal(
+            torch_ref.normal(kb, shape_b).numpy(), np.asarray(jax_ref.normal(kb.numpy().view(np.uint32), shape_b)))),
         "numpy_exact_bit_identical": bool(np.array_equal(np_ref.normal(kn, shape), ref)),
         "torch_fast_max_ulp": int(np.max(np.abs(torch_ref.normal(kt, shape, exact=False).numpy().view(np.int32)
                                                 .astype(np.int64) - ref.view(np.int32).astype(np.int64)))),
@@ -95,6 +105,7 @@ def main(argv=None) -> dict:
     for r in rows.values():
         r["wall_vs_randn"] = r["wall_ms"] / base["wall_ms"]
         r["cpu_vs_randn"] = r["cpu_ms"] / base["cpu_ms"]
+        r["min_vs_randn"] = r["wall_ms_min"] / base["wall_ms_min"]
     result = {
         "what": f"{n} float32 normals, median of repeats",
         "rows": rows,
@@ -103,6 +114,7 @@ def main(argv=None) -> dict:
         "env": {
             "jax": jax.__version__, "torch": torch.__version__, "numpy": np.__version__,
             "torch_threads": torch.get_num_threads(), "chunk": torch_ref.CHUNK,
+            "cipher_chunk": torch_ref._chunk(),
             "table_min": torch_ref.TABLE_MIN, "cpus": os.cpu_count(), "machine": platform.machine(),
             "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -115,9 +127,12 @@ def main(argv=None) -> dict:
     os.replace(tmp, args.out)
 
     print(f"{n} float32 normals; torch threads {torch.get_num_threads()}, load avg {result['env']['loadavg_1m']}")
-    print(f"{'path':30s} {'wall ms':>9s} {'x randn':>8s} {'cpu ms':>9s} {'x randn':>8s}")
+    print(f"{'path':30s} {'wall ms':>9s} {'x randn':>8s} {'min ms':>9s} {'x randn':>8s} {'cpu ms':>9s} {'x randn':>8s}"
+          f" {'load':>5s}")
     for name, r in rows.items():
-        print(f"{name:30s} {r['wall_ms']:9.2f} {r['wall_vs_randn']:8.2f} {r['cpu_ms']:9.2f} {r['cpu_vs_randn']:8.2f}")
+        load = r["loadavg_1m"] if r["loadavg_1m"] is not None else float("nan")
+        print(f"{name:30s} {r['wall_ms']:9.2f} {r['wall_vs_randn']:8.2f} {r['wall_ms_min']:9.2f}"
+              f" {r['min_vs_randn']:8.2f} {r['cpu_ms']:9.2f} {r['cpu_vs_randn']:8.2f} {load:5.2f}")
     print(f"torch table build (once): {table_build_s:.2f} s; checks: {checks}")
     print(f"wrote {args.out}")
     return result

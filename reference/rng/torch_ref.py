@@ -5,13 +5,15 @@ Same functions, argument order and semantics as ``np_ref.py`` (read the algorith
 add or shifts); ``key_data`` and ``bits`` return ``torch.uint32`` tensors (``.numpy()`` works on them).
 Key arguments may also be uint32 or int64 tensors / NumPy arrays of the raw words.
 
-Word arithmetic is done in int32: +, ^, |, << wrap like uint32, and the logical right shift is an
-arithmetic shift plus a mask. float32 normals follow XLA:CPU op by op: its log1p (Cephes rational below
-sqrt(2) - 1, else its own logf of 1 + x), FMA-contracted Horner steps (emulated in float64, exact: the
-product of two float32 is exact in float64), the square root in float64 (torch's vectorised float32 sqrt
-is not correctly rounded on CPU). Large draws are processed in chunks of ``CHUNK`` elements with reused
-buffers (fresh large tensors cost page faults); the rare ``w >= 5`` erfinv branch (|u| > 0.9966, ~0.3% of
-draws) and the ``logf`` branch of log1p (|u| >= 0.6436) are evaluated only on the lanes that need them.
+Word arithmetic is done in int32: +, *, ^, << wrap like uint32, and the logical right shift is an
+arithmetic shift plus a mask; a Threefry round is five torch ops (rotl(x, r) = lsr(x, 32 - r)
++ x 2^r: a shift, a mask and one add with alpha). float32 normals follow XLA:CPU op by op: its log1p
+(Cephes rational below sqrt(2) - 1, else its own logf of 1 + x), FMA-contracted Horner steps (emulated in
+float64, exact: the product of two float32 is exact in float64), the square root in float64 (torch's
+vectorised float32 sqrt is not correctly rounded on CPU). Large draws are processed in chunks of
+``CHUNK`` elements (the cipher: ``CHUNK_1T`` with one torch thread) with reused buffers (fresh large
+tensors cost page faults); the rare ``w >= 5`` erfinv branch (|u| > 0.9966, ~0.3% of draws) and the
+``logf`` branch of log1p (|u| >= 0.6436) are evaluated only on the lanes that need them.
 A float32 normal depends on 23 random bits only, so large exact draws gather from the table of all 2^23
 values (``normal_table()``, 32 MB, built once by the same op-by-op code in ~1 s): after the bits, the
 op-by-op erfinv costs ~10x the table's gather (every FMA step is a float64 round trip).
@@ -29,6 +31,13 @@ import torch
 SHOWN_EXACT_AGAINST = "jax 0.10.2 / jaxlib 0.10.2, XLA:CPU (x86-64), jax_threefry_partitionable=True"
 
 CHUNK = 1 << 15  # elements per chunk: buffers stay in L2; at most torch's grain size, so one thread per op
+CHUNK_1T = 1 << 16  # the cipher's chunk with one intra-op thread: 3 buffers = 768 KB (L2), half the dispatches
+
+
+def _chunk() -> int:
+    """Chunk of the Threefry stream: ``CHUNK_1T`` with one torch thread, else ``CHUNK`` (a larger chunk would
+    split every op across threads: ~5x slower on a loaded 2-core machine)."""
+    return CHUNK_1T if torch.get_num_threads() == 1 else CHUNK
 
 ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 KS_PARITY = 0x1BD11BDA
@@ -131,83 +140,103 @@ def _keys(keys) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------
 
 
-_R_SHIFTS = {r: (torch.tensor(r, dtype=_I32), torch.tensor(32 - r, dtype=_I32), torch.tensor((1 << r) - 1, dtype=_I32))
+_R_SHIFTS = {r: (torch.tensor(32 - r, dtype=_I32), torch.tensor((1 << r) - 1, dtype=_I32))
              for r in set(ROTATIONS[0] + ROTATIONS[1])}  # 0-d int32 operands: no scalar wrapping per op
 
 
-def _threefry_(k0, k1, x0, x1, tmp):
-    """Threefry-2x32 (20 rounds) in place: (x0, x1) <- E_{(k0, k1)}(x0, x1). int32 words; ``k0`` /
-    ``k1`` int32 tensors broadcasting against ``x0`` / ``x1``; ``tmp`` a scratch tensor like ``x1``.
-    rotl(x, r) = (x << r) | ((x >> (32 - r)) & (2^r - 1)): the arithmetic shift plus a mask is logical."""
+def _schedule(k0, k1):
+    """The key words and the five (x0, x1) key injections of Threefry-2x32, as int32 tensors."""
     k0, k1 = torch.as_tensor(k0, dtype=_I32), torch.as_tensor(k1, dtype=_I32)
     ks = (k0, k1, k0 ^ k1 ^ _i32(KS_PARITY))
-    inject = [(ks[i % 3], ks[(i + 1) % 3] + i) for i in range(1, 6)]
-    x0.add_(k0)
-    x1.add_(k1)
+    return k0, k1, [(ks[i % 3], ks[(i + 1) % 3] + i) for i in range(1, 6)]
+
+
+def _threefry_(k0, k1, x0, x1, tmp, keyed=False, sched=None):
+    """Threefry-2x32 (20 rounds) on int32 words, in the three buffers ``x0``, ``x1``, ``tmp`` (same shape,
+    contiguous, all overwritten); returns the output words (y0, y1), two of those buffers. ``k0`` / ``k1``
+    int32 tensors broadcasting against ``x0`` / ``x1``; ``sched``: ``_schedule(k0, k1)`` if precomputed.
+    ``keyed``: the caller has already done the key injection and the first round's add
+    (x0 <- x0 + k0 + x1 + k1, x1 <- x1 + k1).
+
+    Five ops per round: x0 += x1;  x1 <- rotl(x1, r) ^ x0 with rotl(x, r) = lsr(x, 32 - r) + x 2^r
+    (disjoint bits, so + is |; int32 + and * wrap like uint32), lsr = the arithmetic shift plus a mask.
+    Word-wise ops run on flat views (cheaper to dispatch than 2-d ones); key additions on the shaped ones."""
+    k0, k1, inject = sched if sched is not None else _schedule(k0, k1)
+    if not keyed:
+        x0.add_(k0)
+        x1.add_(k1)
+        x0.add_(x1)
+    f0, f1, ft = x0.view(-1), x1.view(-1), tmp.view(-1)
+    s1, st = x1, tmp
     for i in range(1, 6):
-        for r in ROTATIONS[(i - 1) % 2]:
-            left, right, mask = _R_SHIFTS[r]
-            x0.add_(x1)
-            torch.bitwise_left_shift(x1, left, out=tmp)
-            x1.bitwise_right_shift_(right).bitwise_and_(mask)
-            x1.bitwise_or_(tmp).bitwise_xor_(x0)
-        x0.add_(inject[i - 1][0])
-        x1.add_(inject[i - 1][1])
-    return x0, x1
+        for j, r in enumerate(ROTATIONS[(i - 1) % 2]):
+            right, mask = _R_SHIFTS[r]
+            if i > 1 or j:
+                f0.add_(f1)
+            torch.bitwise_right_shift(f1, right, out=ft)
+            ft.bitwise_and_(mask).add_(f1, alpha=1 << r).bitwise_xor_(f0)
+            f1, ft, s1, st = ft, f1, st, s1
+        a0, a1 = inject[i - 1]
+        x0.add_(a0)
+        s1.add_(a1)
+    return x0, s1
 
 
 def threefry2x32(k0, k1, x0, x1):
     """Threefry-2x32 with 20 rounds: (y0, y1) = E_{(k0, k1)}(x0, x1), int32 bit patterns, broadcasting."""
     k0, k1, x0, x1 = torch.broadcast_tensors(*(_words(v, "threefry2x32 word") for v in (k0, k1, x0, x1)))
-    y0, y1 = x0.clone(), x1.clone()
-    _threefry_(k0, k1, y0, y1, torch.empty_like(y1))
-    return y0, y1
+    x0, x1 = (x.clone(memory_format=torch.contiguous_format) for x in (x0, x1))  # the rounds use flat views
+    return _threefry_(k0, k1, x0, x1, torch.empty_like(x1))
 
 
-def _blocks(nkeys: int, n: int):
+def _blocks(nkeys: int, n: int, chunk: int):
     """Chunks of the (nkeys, n) counter grid: (r0, r1, c0, c1), contiguous in row-major order."""
     if n == 0 or nkeys == 0:
         return
-    if n <= CHUNK:
-        rows = max(1, CHUNK // n)
+    if n <= chunk:
+        rows = max(1, chunk // n)
         for r0 in range(0, nkeys, rows):
             yield r0, min(nkeys, r0 + rows), 0, n
     else:
         for r in range(nkeys):
-            for c0 in range(0, n, CHUNK):
-                yield r, r + 1, c0, min(n, c0 + CHUNK)
+            for c0 in range(0, n, chunk):
+                yield r, r + 1, c0, min(n, c0 + chunk)
 
 
 def _stream(keys: torch.Tensor, n: int, consume):
     """Run threefry on counters 0..n-1 for every key (flattened batch), chunk by chunk.
 
-    ``consume(y0, y1, flat_start, flat_end)`` receives the two output words of each chunk (int32,
-    shape (rows, cols), reused buffers) and the chunk's range in the flat (nkeys * n) output.
+    ``consume(y0, y1, flat_start, flat_end)`` receives the two output words of each chunk (int32, shape
+    (rows, cols), flat for a single key; reused buffers) and the chunk's range in the flat (nkeys * n) output.
     """
     if n >= 1 << 32:
         raise ValueError(f"shape: at most 2^32 - 1 values per key, got {n}")
     k = keys.reshape(-1, 2)
     nkeys = k.shape[0]
-    size = min(CHUNK, n) if n > CHUNK else max(1, CHUNK // max(n, 1)) * n
+    chunk = _chunk()
+    size = min(chunk, n) if n > chunk else max(1, chunk // max(n, 1)) * n
     size = min(size, nkeys * n)
     x0b = torch.empty(size, dtype=_I32)
     x1b = torch.empty(size, dtype=_I32)
     tmpb = torch.empty(size, dtype=_I32)
-    cols = torch.arange(min(n, CHUNK), dtype=_I32)  # counter lo words of one chunk, offset per chunk
-    for r0, r1, c0, c1 in _blocks(nkeys, n):
+    cols = torch.arange(min(n, chunk), dtype=_I32)  # counter lo words of one chunk, offset per chunk
+    one = _schedule(k[0, 0], k[0, 1]) if nkeys == 1 else None
+    for r0, r1, c0, c1 in _blocks(nkeys, n, chunk):
         rows, ncols = r1 - r0, c1 - c0
         m = rows * ncols
-        x0 = x0b[:m].view(rows, ncols)
-        x1 = x1b[:m].view(rows, ncols)
-        tmp = tmpb[:m].view(rows, ncols)
-        kk = k[r0:r1]
-        k0, k1 = kk[:, :1], kk[:, 1:]
-        x0.zero_()  # hi word of the counter: 0 below 2^32 values
-        x1.copy_(cols[:ncols].expand(rows, ncols))
-        if c0:
-            x1.add_(_i32(c0))  # wraps like uint32
-        _threefry_(k0, k1, x0, x1, tmp)
-        consume(x0, x1, r0 * n + c0, r0 * n + c0 + m)
+        if nkeys == 1:  # flat buffers and 0-d key words: the cheapest to dispatch
+            x0, x1, tmp = x0b[:m], x1b[:m], tmpb[:m]
+            k0, k1, sched = one[0], one[1], one
+        else:
+            x0, x1, tmp = (b[:m].view(rows, ncols) for b in (x0b, x1b, tmpb))
+            kk = k[r0:r1]
+            k0, k1 = kk[:, :1], kk[:, 1:]
+            sched = None
+        # counter (hi, lo) = (0, c0 + col) below 2^32 values: key injection and the first add in two ops
+        torch.add(cols[:ncols], k1 + _i32(c0) if c0 else k1, out=x1)  # wraps like uint32
+        torch.add(x1, k0, out=x0)
+        y0, y1 = _threefry_(k0, k1, x0, x1, tmp, keyed=True, sched=sched)
+        consume(y0, y1, r0 * n + c0, r0 * n + c0 + m)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -234,8 +263,8 @@ def split(keys, num=2):
     if num < 0:
         raise ValueError(f"num: expected a non-negative int, got {num}")
     x0 = torch.zeros(k.shape[:-1] + (num,), dtype=_I32)
-    x1 = torch.arange(num, dtype=torch.int64).to(_I32).expand_as(x0).clone()
-    _threefry_(k[..., 0, None], k[..., 1, None], x0, x1, torch.empty_like(x1))
+    x1 = torch.arange(num, dtype=torch.int64).to(_I32).expand_as(x0).contiguous()
+    x0, x1 = _threefry_(k[..., 0, None], k[..., 1, None], x0, x1, torch.empty_like(x1))
     return torch.stack([x0, x1], dim=-1)
 
 
@@ -254,9 +283,9 @@ def fold_in(keys, data):
     k = _keys(keys)
     d = _fold_data(data)
     k0, k1, d = torch.broadcast_tensors(k[..., 0], k[..., 1], d)
-    x0 = torch.zeros_like(d)
-    x1 = d.clone()
-    _threefry_(k0, k1, x0, x1, torch.empty_like(x1))
+    x0 = torch.zeros(d.shape, dtype=_I32)
+    x1 = d.clone(memory_format=torch.contiguous_format)  # contiguous: the rounds use flat views
+    x0, x1 = _threefry_(k0, k1, x0, x1, torch.empty_like(x1))
     return torch.stack([x0, x1], dim=-1)
 
 
