@@ -4,20 +4,24 @@ Population forward of a 2-layer MLP (width d -> d -> d, tanh; both weights low-r
 row per member unless --rows) in four variants, per framework:
 
     plain        batched inference of the unperturbed weights (the ceiling)
-    lr_pregen    low-rank perturbation, noise A, B pre-generated (y = x W^T + (x B) A^T, never A B^T)
+    lr_pregen    low-rank perturbation, noise A, B pre-generated: the references' own forward
+                 (jax_ref.forward / torch_ref.forward: y = x W^T + (x B) A^T, never A B^T)
     lr_keys      low-rank perturbation, noise regenerated from keys inside the forward, as in training:
                  member keys fold_in(fold_in(key_layer, tau), k) and ONE normal draw per antithetic pair
-                 (x viewed as (N/2, 2, M, d); the pair's two members share Z and differ only by the sign)
-    materialised W_i = W + A_i B_i^T formed per member (chunks of 16 members), then x_i W_i^T
+                 (x viewed as (N/2, 2, M, d); the pair's two members share Z and differ only by the sign);
+                 one fold_in chain for all layers' keys, one normal call per layer for all pairs
+    materialised W_i = W + A_i B_i^T formed per member (one member at a time), then x_i W_i^T: the fair
+                 baseline (BASELINE_NOTE: the earlier chunks of 16 members spilled 64 MB per step to memory)
 
 and the ES update: einsum('nir,njr->ij', f A, B) against a per-member loop of outer products.
 
-Timing: all variants of one configuration are timed in interleaved rounds (variant order rotated each
-round) and the median per variant is kept, so that load drifting on a shared machine hits every variant
-alike. Ratios are throughput relative to ``plain`` (t_plain / t_variant) and the speed-up of lr_pregen over
-materialised. Results: bench/results/eggroll.json (written atomically) and a table on stdout.
+Timing (METHOD below, also stored in the JSON): interleaved rounds, order shuffled every round; every ratio
+is the median of per-round PAIRED ratios (two variants timed in the same round see nearly the same load),
+with the ratio of medians and of minimums beside it. Ratios are throughput relative to ``plain``
+(t_plain / t_variant) and the speed-up of lr_pregen over materialised. Results:
+bench/results/eggroll.json (written atomically) and a table on stdout.
 
-    .venv/bin/python bench/bench_eggroll.py            # full grid (< 3 minutes)
+    .venv/bin/python bench/bench_eggroll.py            # full grid (~3-4 minutes)
     .venv/bin/python bench/bench_eggroll.py --quick    # target configuration only
 """
 
@@ -42,18 +46,36 @@ from harness.numerics import pin  # noqa: E402
 
 TARGET = {"width": 1024, "population": 256, "rank": 1}
 GOALS = {"lr_pregen_vs_plain": 0.85, "lr_keys_vs_plain": 0.60, "speedup_vs_materialised": 30.0}
+METHOD = ("Per configuration and framework, the variants are timed in interleaved rounds (every round calls each "
+          "variant once, in an order shuffled every round), after one warm-up call each. Ratios are paired: the "
+          "per-round ratio t_a / t_b of two variants timed in the same round, and the figure of record is the "
+          "median of those (ratios.*.paired_median); the ratio of the medians and of the minimums are given beside "
+          "it. ms / ms_min: median / minimum per variant. The fast variants (plain, lr_pregen, lr_keys) share one "
+          "run of --rounds rounds; the materialised baseline runs interleaved with plain and lr_pregen in a second "
+          "run (rounds that fit in ~4 s, at least 3), the update variants in a third (5 rounds). load_avg_1min: "
+          "the 1-minute load average before and after each configuration (a shared 2-core machine). With --threads 1 "
+          "(default) the process is pinned to one CPU (XLA:CPU otherwise uses every allowed core whatever its flags).")
+BASELINE_NOTE = (
+    "materialised baseline: one member at a time (JAX: lax.map, XLA fuses W + A_i B_i^T into the per-member "
+    "product, W_i is computed but never stored; torch: addmm into a reused 4 MB W_i, then matmul). The earlier "
+    "baseline formed chunks of 16 members (64 MB of W_i per step, spilled to memory) and was not fair. Measured "
+    "2026-11-24 at d 1024, N 256, r 1, rows 1, one pinned CPU, interleaved, load avg ~1.5-2: JAX fused per member "
+    "44 ms, W_i stored per member (chunks of 1) 128 ms, chunks of 16 365 ms, against 15.6 ms for the low-rank "
+    "forward; torch per member 196 ms, chunks of 16 3432 ms. The speed-ups 17.6x (JAX) and 228x (torch) recorded "
+    "before then were against the chunks of 16 (and JAX then also ran on both cores).")
 NORMALS = {"xla": "jax.random.normal (XLA)", "exact": "JAX stream, bit-exact torch emulation (eager)",
            "compiled": "JAX stream, bit-exact emulation under torch.compile",
            "native": "torch.randn, Generator seeded from fold_in(key, tau) (not JAX's stream)"}
-CHUNK = 16  # members per chunk when materialising W + A B^T (bounds memory at CHUNK * d^2 floats)
 
 
 # ------------------------------------------------------------------------------------------------ timing
 
 
 def interleaved(fns: dict, rounds: int, warmup: int = 1, seed: int = 0) -> dict:
-    """Median seconds per variant over ``rounds`` interleaved rounds, the order shuffled every round (a
-    fixed rotation would always put the same variant after the same neighbour)."""
+    """Seconds per call of every variant, ``rounds`` interleaved rounds (each round calls every variant once,
+    in an order shuffled every round: a fixed rotation would always put the same variant after the same
+    neighbour). Returns {name: np.array of per-round times}; round k of every variant ran back to back, so
+    per-round ratios are paired samples under (nearly) the same machine load."""
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -65,7 +87,16 @@ def interleaved(fns: dict, rounds: int, warmup: int = 1, seed: int = 0) -> dict:
             t0 = time.perf_counter()
             fns[names[i]]()
             times[names[i]].append(time.perf_counter() - t0)
-    return {n: (float(np.median(v)), float(np.min(v))) for n, v in times.items()}
+    return {n: np.asarray(v) for n, v in times.items()}
+
+
+def ratio(times: dict, num: str, den: str) -> dict:
+    """Throughput of ``den`` relative to ``num`` (t_num / t_den) from one interleaved run: the median of the
+    per-round paired ratios (the figure of record), and for reference the ratio of the medians and of the
+    minimums."""
+    a, b = times[num], times[den]
+    return {"paired_median": float(np.median(a / b)), "of_medians": float(np.median(a) / np.median(b)),
+            "of_mins": float(a.min() / b.min()), "rounds": int(len(a))}
 
 
 # --------------------------------------------------------------------------------------------------- JAX
@@ -74,6 +105,8 @@ def interleaved(fns: dict, rounds: int, warmup: int = 1, seed: int = 0) -> dict:
 def jax_variants(d, n, r, m, seed=0):
     import jax
     import jax.numpy as jnp
+
+    from reference.eggroll import jax_ref
 
     rng = np.random.default_rng(seed)
     sigma = 0.01
@@ -100,23 +133,12 @@ def jax_variants(d, n, r, m, seed=0):
     def plain(x, w1, w2):
         return jnp.tanh(x @ w1.T) @ w2.T
 
-    def lr_layer(h, w, a, b):
-        return h @ w.T + jnp.einsum("nmr,nir->nmi", jnp.einsum("nmj,njr->nmr", h, b), a)
-
-    # pre-generated noise is stored rank-major, (N, r, d): XLA's batched dots with the long axis last were
-    # ~10% faster here than with (N, d, r) (measured: 7.3 vs 8.4 ms per layer at d 1024, N 256, r 4)
-    T1, U1, T2, U2 = (jnp.swapaxes(z, 1, 2) for z in (A1, B1, A2, B2))
-
-    def lr_layer_rm(h, w, at, bt):
-        return h @ w.T + jnp.einsum("nmr,nri->nmi", jnp.einsum("nmj,nrj->nmr", h, bt), at)
-
-    @jax.jit
-    def lr_pregen_rm(x, w1, w2, T1, U1, T2, U2):
-        return lr_layer_rm(jnp.tanh(lr_layer_rm(x, w1, T1, U1)), w2, T2, U2)
-
+    # the reference's own forward (jax_ref.forward: x W^T + (x B) A^T, two batched dots): what training runs.
+    # A rank-major (N, r, d) layout was ~10% faster before XLA:CPU's YNNPACK fusions; at d 1024, N 256, r 1 it
+    # measured the same as (N, d, r) (paired plain/x 0.867 vs 0.869), so the reference layout is kept.
     @jax.jit
     def lr_pregen(x, w1, w2, A1, B1, A2, B2):
-        return lr_layer(jnp.tanh(lr_layer(x, w1, A1, B1)), w2, A2, B2)
+        return jax_ref.forward(jnp.tanh(jax_ref.forward(x, w1, A1, B1)), w2, A2, B2)
 
     pair_sign = jnp.array([scale, -scale], jnp.float32)
 
@@ -125,22 +147,22 @@ def jax_variants(d, n, r, m, seed=0):
         a, b = jnp.swapaxes(a, 1, 2), jnp.swapaxes(b, 1, 2)  # rank-major (a reshape for r = 1)
         hp = h.reshape(n // 2, 2, m, d)
         xb = jnp.einsum("pkmj,prj->pkmr", hp, b) * pair_sign[None, :, None, None]
-        return (h @ w.T) + jnp.einsum("pkmr,pri->pkmi", xb, a).reshape(n, m, d)
+        # rank 1: one multiply per entry, as jax_ref.forward (XLA:CPU runs the k = 1 dot as N/2 tiny dots)
+        lr = xb * a[:, None] if r == 1 else jnp.einsum("pkmr,pri->pkmi", xb, a)
+        return (h @ w.T) + lr.reshape(n, m, d)
 
     @jax.jit
     def lr_keys(x, w1, w2, base, tau):
         return lr_pair_layer(jnp.tanh(lr_pair_layer(x, w1, base[0], tau)), w2, base[1], tau)
 
     def mat_layer(h, w, a, b):
-        hc = h.reshape(n // CHUNK, CHUNK, m, d)
-        ac = a.reshape(n // CHUNK, CHUNK, d, r)
-        bc = b.reshape(n // CHUNK, CHUNK, d, r)
-
-        def chunk(args):
+        # one member at a time: W_i = W + A_i B_i^T, then x_i W_i^T (XLA fuses the formation of W_i into the
+        # per-member product: d^2 work per member, no 4 MB round trip). Chunks of 16 members (64 MB of W_i per
+        # step, spilling to memory) were ~8x slower: not a fair baseline (see BASELINE_NOTE).
+        def member(args):
             hh, aa, bb = args
-            wi = w[None] + jnp.einsum("cir,cjr->cij", aa, bb)  # (CHUNK, d, d) materialised
-            return jnp.einsum("cmj,cij->cmi", hh, wi)
-        return jax.lax.map(chunk, (hc, ac, bc)).reshape(n, m, d)
+            return hh @ (w + aa @ bb.T).T
+        return jax.lax.map(member, (h, a, b))
 
     @jax.jit
     def materialised(x, w1, w2, A1, B1, A2, B2):
@@ -155,9 +177,7 @@ def jax_variants(d, n, r, m, seed=0):
 
     f = jnp.asarray(rng.normal(size=n).astype(np.float32))
 
-    @jax.jit
-    def upd_einsum(f, A, B):
-        return -math.sqrt(n) * jnp.einsum("nir,njr->ij", f[:, None, None] * A, B) / n
+    upd_einsum = jax_ref.lowrank_update  # the reference's update: einsum('nir,njr->ij', f A, B)
 
     @jax.jit
     def upd_loop(f, A, B):
@@ -167,9 +187,7 @@ def jax_variants(d, n, r, m, seed=0):
     e = float(jnp.max(jnp.abs(upd_einsum(f, A1, B1) - upd_loop(f, A1, B1))))
     assert e < 1e-4, f"jax update variants disagree by {e}"
     blk = lambda y: y.block_until_ready()  # noqa: E731
-    err = float(jnp.max(jnp.abs(lr_pregen_rm(x, w1, w2, T1, U1, T2, U2) - y1)))
-    assert err < 1e-3, f"jax rank-major variant disagrees by {err}"
-    fwd = {"plain": lambda: blk(plain(x, w1, w2)), "lr_pregen": lambda: blk(lr_pregen_rm(x, w1, w2, T1, U1, T2, U2)),
+    fwd = {"plain": lambda: blk(plain(x, w1, w2)), "lr_pregen": lambda: blk(lr_pregen(x, w1, w2, A1, B1, A2, B2)),
            "lr_keys": lambda: blk(lr_keys(x, w1, w2, base, jnp.int32(1))),
            "materialised": lambda: blk(materialised(x, w1, w2, A1, B1, A2, B2))}
     upd = {"update_einsum": lambda: blk(upd_einsum(f, A1, B1)), "update_loop": lambda: blk(upd_loop(f, A1, B1))}
@@ -182,6 +200,7 @@ def jax_variants(d, n, r, m, seed=0):
 def torch_variants(d, n, r, m, seed=0, compiled_normal=None, native=None, keys_only=False):
     import torch
 
+    from reference.eggroll import torch_ref
     from reference.rng import torch_ref as trng
 
     rng = np.random.default_rng(seed)
@@ -195,43 +214,52 @@ def torch_variants(d, n, r, m, seed=0, compiled_normal=None, native=None, keys_o
     pair_idx = torch.arange(n // 2)
     normal = compiled_normal or (lambda k, shape: trng.normal(k, shape))
 
-    def noise_pairs(key, tau):
+    def pair_keys(tau):
+        """Member keys of every layer and pair in one fold_in chain: (layers, N/2, 2)."""
+        return trng.fold_in(trng.fold_in(base, tau)[:, None, :], pair_idx)
+
+    def noise_pairs(layer, tau, keys=None):
+        """ONE normal call per layer for all N/2 pairs (antithetic partners share the draw)."""
         if native is not None:
-            return native(key, tau, n // 2, d, r)
-        ks = trng.fold_in(trng.fold_in(key, tau).expand(n // 2, 2).contiguous(), pair_idx)
-        z = normal(ks, (2 * d, r))
+            return native(base[layer], tau, n // 2, d, r)
+        z = normal(pair_keys(tau)[layer] if keys is None else keys[layer], (2 * d, r))
         return z[:, d:], z[:, :d]
 
-    a1, b1 = noise_pairs(base[0], 0)
-    a2, b2 = noise_pairs(base[1], 0)
+    a1, b1 = noise_pairs(0, 0)
+    a2, b2 = noise_pairs(1, 0)
     A1, B1 = a1.repeat_interleave(2, 0) * (scale * signs)[:, None, None], b1.repeat_interleave(2, 0)
     A2, B2 = a2.repeat_interleave(2, 0) * (scale * signs)[:, None, None], b2.repeat_interleave(2, 0)
 
     def plain():
         return torch.tanh(x @ w1.T) @ w2.T
 
-    def lr_layer(h, w, a, b):
-        return h @ w.T + torch.bmm(torch.bmm(h, b), a.transpose(1, 2))
-
-    def lr_pregen():
-        return lr_layer(torch.tanh(lr_layer(x, w1, A1, B1)), w2, A2, B2)
+    def lr_pregen():  # the reference's own forward (torch_ref.forward), as training runs it
+        return torch_ref.forward(torch.tanh(torch_ref.forward(x, w1, A1, B1)), w2, A2, B2)
 
     pair_sign = torch.tensor([scale, -scale], dtype=torch.float32)
 
-    def lr_pair_layer(h, w, key, tau):
-        a, b = noise_pairs(key, tau)  # one draw per pair
-        hp = h.reshape(n // 2, 2 * m, d)  # the pair's rows stacked: both members share B and A
-        xb = torch.bmm(hp, b).view(n // 2, 2, m, r) * pair_sign[None, :, None, None]
-        return h @ w.T + torch.bmm(xb.view(n // 2, 2 * m, r), a.transpose(1, 2)).view(n, m, d)
+    def lr_pair_layer(h, w, a, b):
+        hp = h.view(n // 2, 2 * m, d)  # the pair's rows stacked: both members share B and A
+        xb = torch.bmm(hp, b).view(n // 2, 2, m, r).mul_(pair_sign[None, :, None, None])
+        hw = torch.matmul(h, w.T).view(n // 2, 2 * m, d)
+        return hw.baddbmm_(xb.view(n // 2, 2 * m, r), a.transpose(1, 2)).view(n, m, d)
 
     def lr_keys(tau=1):
-        return lr_pair_layer(torch.tanh(lr_pair_layer(x, w1, base[0], tau)), w2, base[1], tau)
+        keys = None if native is not None else pair_keys(tau)  # both layers' keys in one fold_in chain
+        a, b = noise_pairs(0, tau, keys)
+        h = torch.tanh(lr_pair_layer(x, w1, a, b))
+        a, b = noise_pairs(1, tau, keys)
+        return lr_pair_layer(h, w2, a, b)
+
+    wi = torch.empty(d, d)  # W_i, one member at a time (4 MB at d 1024: stays in cache), buffer reused
 
     def mat_layer(h, w, a, b):
+        # W_i = W + A_i B_i^T formed per member (addmm), then x_i W_i^T. The earlier baseline formed chunks of
+        # 16 members with bmm (64 MB per step) and was 17x slower at d 1024, N 256: not a fair baseline.
         out = torch.empty(n, m, d)
-        for c in range(0, n, CHUNK):
-            wi = w[None] + torch.bmm(a[c:c + CHUNK], b[c:c + CHUNK].transpose(1, 2))  # (CHUNK, d, d)
-            out[c:c + CHUNK] = torch.bmm(h[c:c + CHUNK], wi.transpose(1, 2))
+        for i in range(n):
+            torch.addmm(w, a[i], b[i].T, out=wi)
+            torch.matmul(h[i], wi.T, out=out[i])
         return out
 
     def materialised():
@@ -239,9 +267,8 @@ def torch_variants(d, n, r, m, seed=0, compiled_normal=None, native=None, keys_o
 
     f = torch.from_numpy(rng.normal(size=n).astype(np.float32))
 
-    def upd_einsum():
-        fa = (f[:, None, None] * A1).permute(1, 0, 2).reshape(d, n * r)
-        return -math.sqrt(n) * (fa @ B1.permute(1, 0, 2).reshape(d, n * r).T) / n
+    def upd_einsum():  # the reference's update (one (a, N r) x (N r, b) matmul)
+        return torch_ref.lowrank_update(f, A1, B1)
 
     def upd_loop():
         g = torch.zeros(d, d)
@@ -318,7 +345,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only width 1024, N 256, rank 1")
     ap.add_argument("--rows", type=int, default=1, help="input rows per member (default 1)")
-    ap.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds per configuration")
+    ap.add_argument("--rounds", type=int, default=21, help="interleaved timing rounds per configuration")
     ap.add_argument("--compile", action="store_true", help="torch: also time torch.compile'd JAX-stream normals")
     ap.add_argument("--threads", type=int, default=1,
                     help="intra-op threads for torch and XLA:CPU (default 1: on a shared machine multi-threaded "
@@ -330,17 +357,29 @@ def main(argv=None):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen="
                                f"{'true' if args.threads > 1 else 'false'} "
                                f"intra_op_parallelism_threads={args.threads}").strip()
+    # XLA:CPU ignores those flags for its YNNPACK dots and parallel loop fusions: it runs a thread pool as large
+    # as the CPUs the process may use, so JAX took the second core whenever the neighbour left it idle (plain
+    # 6.8 vs 13.4 ms at the target, cpu/wall 1.6-1.9) while torch ran on one thread -- the source of the
+    # run-to-run swings in the JAX ratios. The process is therefore pinned to --threads CPUs before JAX starts.
+    pinned_cpus = None
+    if hasattr(os, "sched_setaffinity"):
+        allowed = sorted(os.sched_getaffinity(0))
+        if args.threads < len(allowed):
+            pinned_cpus = allowed[-args.threads:]
+            os.sched_setaffinity(0, set(pinned_cpus))
     pin()
     import jax
     import torch
 
     torch.set_num_threads(args.threads)
-    notes: list[str] = [f"intra-op threads: {args.threads} (torch.set_num_threads, XLA_FLAGS={os.environ['XLA_FLAGS']})"]
+    notes: list[str] = [BASELINE_NOTE]
+    notes.append(f"intra-op threads: {args.threads} (torch.set_num_threads, XLA_FLAGS={os.environ['XLA_FLAGS']}); "
+                 f"process pinned to CPUs {pinned_cpus} (sched_setaffinity; None: not pinned); cpu_per_wall per row: "
+                 "process CPU time / wall time over the fast run (about --threads when nothing else runs)")
     compiled = compile_torch_normal(notes) if args.compile else None
     t_start = time.perf_counter()
     rows = []
     for d, n, r in grid(args.quick):
-        big = d * d * n >= 1024 * 1024 * 256
         rounds = args.rounds
         for fw in ("jax", "torch"):
             variants = [("xla", None)] if fw == "jax" else [("exact", None), ("native", None)] + (
@@ -354,25 +393,42 @@ def main(argv=None):
                 if tag in ("compiled", "native"):  # only the key-regenerated variant differs
                     fwd = {k: v for k, v in fwd.items() if k in ("plain", "lr_keys")}
                     upd = {}
-                # the fast variants interleaved; the slow ones (seconds at the top size) timed on their own so
-                # that their big temporaries do not evict the fast ones' working set (already warm: the
-                # agreement check ran every variant once)
+                # (1) the fast variants interleaved, ``rounds`` rounds; (2) the materialised baseline interleaved
+                # with plain and lr_pregen in its own run (so that the speed-up is a paired ratio as well), as many
+                # rounds as fit in ~4 s (at least 3); (3) the two update variants, 5 rounds. All variants are warm
+                # (the agreement check ran each once) and every run has its own warm-up call per variant.
                 slow = {k: fwd.pop(k) for k in ("materialised",) if k in fwd}
+                load0 = os.getloadavg()[0]
+                c0, w0 = time.process_time(), time.perf_counter()
                 t = interleaved(fwd, rounds)
-                t.update(interleaved(slow, 1 if big else 3, warmup=0))
+                cpu_per_wall = (time.process_time() - c0) / (time.perf_counter() - w0)
+                ratios = {}
+                if "lr_pregen" in t:
+                    ratios["lr_pregen_vs_plain"] = ratio(t, "plain", "lr_pregen")
+                ratios["lr_keys_vs_plain"] = ratio(t, "plain", "lr_keys")
+                if slow:
+                    t0 = time.perf_counter()
+                    slow["materialised"]()
+                    slow_rounds = int(min(rounds, max(3, 4.0 // (time.perf_counter() - t0))))
+                    ts = interleaved({"plain": fwd["plain"], "lr_pregen": fwd["lr_pregen"], **slow}, slow_rounds,
+                                     warmup=0, seed=1)
+                    t["materialised"] = ts["materialised"]
+                    ratios["speedup_vs_materialised"] = ratio(ts, "materialised", "lr_pregen")
+                    ratios["materialised_vs_plain"] = ratio(ts, "plain", "materialised")
                 if upd:
-                    t.update(interleaved(upd, 3, warmup=0))
-                row = {"framework": fw, "noise": tag, "normal": NORMALS[tag], "width": d, "population": n, "rank": r, "rows": args.rows,
-                       "rounds": rounds, "ms": {k: round(v[0] * 1e3, 3) for k, v in t.items()},
-                       "ms_min": {k: round(v[1] * 1e3, 3) for k, v in t.items()}}
-                tmin = {k: v[1] for k, v in t.items()}
-                t = {k: v[0] for k, v in t.items()}
-                row["lr_pregen_vs_plain"] = t["plain"] / t["lr_pregen"] if "lr_pregen" in t else None
-                row["lr_keys_vs_plain"] = t["plain"] / t["lr_keys"]
-                row["speedup_vs_materialised"] = t["materialised"] / t["lr_pregen"] if "materialised" in t else None
-                row["update_einsum_speedup"] = t["update_loop"] / t["update_einsum"] if "update_loop" in t else None
-                row["from_min"] = {"lr_pregen_vs_plain": tmin["plain"] / tmin["lr_pregen"] if "lr_pregen" in tmin else None,
-                                   "lr_keys_vs_plain": tmin["plain"] / tmin["lr_keys"]}
+                    tu = interleaved(upd, 5, seed=2)
+                    t.update(tu)
+                    ratios["update_einsum_speedup"] = ratio(tu, "update_loop", "update_einsum")
+                row = {"framework": fw, "noise": tag, "normal": NORMALS[tag], "width": d, "population": n, "rank": r,
+                       "rows": args.rows, "rounds": {k: int(len(v)) for k, v in t.items()},
+                       "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+                       "cpu_per_wall": round(cpu_per_wall, 2),
+                       "ms": {k: round(float(np.median(v)) * 1e3, 3) for k, v in t.items()},
+                       "ms_min": {k: round(float(v.min()) * 1e3, 3) for k, v in t.items()}}
+                for k in ("lr_pregen_vs_plain", "lr_keys_vs_plain", "speedup_vs_materialised",
+                          "update_einsum_speedup"):  # the figure of record: the median paired ratio
+                    row[k] = ratios[k]["paired_median"] if k in ratios else None
+                row["ratios"] = ratios
                 rows.append(row)
                 print(_fmt(row), flush=True)
     total = time.perf_counter() - t_start
@@ -381,7 +437,8 @@ def main(argv=None):
                           "load_avg_at_end": os.getloadavg()},
               "versions": {"jax": jax.__version__, "torch": torch.__version__, "numpy": np.__version__,
                            "backend": jax.default_backend(), "torch_threads": torch.get_num_threads()},
-              "goals_at_target": {"config": TARGET, **GOALS}, "notes": notes, "seconds": round(total, 1),
+              "goals_at_target": {"config": TARGET, **GOALS}, "method": METHOD, "notes": notes,
+              "seconds": round(total, 1),
               "results": rows, "at_target": _at_target(rows)}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -402,7 +459,8 @@ def _fmt(row):
     return (f"{row['framework']:5s} {row['noise']:8s} d={row['width']:4d} N={row['population']:3d} "
             f"r={row['rank']}  plain {ms['plain']:8.2f} ms  pregen/plain {r(row['lr_pregen_vs_plain'])}  "
             f"keys/plain {r(row['lr_keys_vs_plain'])}  materialised/pregen {r(row['speedup_vs_materialised'])}  "
-            f"update loop/einsum {r(row['update_einsum_speedup'])}")
+            f"update loop/einsum {r(row['update_einsum_speedup'])}  load {row['load_avg_1min'][0]:.2f} "
+            f"cpu/wall {row['cpu_per_wall']:.2f}")
 
 
 def _at_target(rows):

@@ -147,16 +147,25 @@ def fullrank_noise(keys, signs, shape, sigma):
 # -------------------------------------------------------------------------------------------- forward
 
 
+def _expand(xv, u):
+    """(x_i V_i) U_i^T from xv = (x_i V_i) (N, M, r) and U (N, d, r) -> (N, M, d). Rank 1: one multiply per
+    entry, (N, M, 1) * (N, 1, d), the same numbers as the k = 1 dot, which XLA:CPU runs as N tiny batched
+    dots (measured at d 1024, N 256, M 1, one CPU: forward 0.88 -> 0.94 of plain inference, paired)."""
+    if u.shape[-1] == 1:
+        return xv * jnp.swapaxes(u, 1, 2)
+    return jnp.einsum("nmr,nir->nmi", xv, u)
+
+
 @jax.jit
 def forward(x, w, a, b):
     """y_i = x_i W^T + (x_i B_i) A_i^T   (A scaled; A_i B_i^T is never formed).  x (N, M, b) -> (N, M, a)."""
-    return jnp.einsum("nmj,ij->nmi", x, w) + jnp.einsum("nmr,nir->nmi", jnp.einsum("nmj,njr->nmr", x, b), a)
+    return jnp.einsum("nmj,ij->nmi", x, w) + _expand(jnp.einsum("nmj,njr->nmr", x, b), a)
 
 
 @jax.jit
 def forward_xw(x, w, a, b):
     """For W used as x W, W (in, out) = (a, b):  y_i = x_i W + (x_i A_i) B_i^T.  x (N, M, a) -> (N, M, b)."""
-    return jnp.einsum("nmi,ij->nmj", x, w) + jnp.einsum("nmr,njr->nmj", jnp.einsum("nmi,nir->nmr", x, a), b)
+    return jnp.einsum("nmi,ij->nmj", x, w) + _expand(jnp.einsum("nmi,nir->nmr", x, a), b)
 
 
 # -------------------------------------------------------------------------------------------- fitness
@@ -266,8 +275,10 @@ def mlp_fitness(params, noise, data):
     return -jnp.mean((out - y) ** 2, axis=(1, 2))
 
 
-def _all_noise(keys, signs, shapes, cfg):
-    """Every parameter's noise from ONE vmapped normal draw of the longest length L.
+def _all_noise(keys, signs, shapes, cfg, member_pair):
+    """Every parameter's noise from ONE vmapped normal draw of the longest length L, per PAIR: ``keys``
+    (P, N/2, 2) are the pair keys and member i takes its pair's draw ``member_pair[i]`` (antithetic partners
+    share a key, so this is the same as drawing per member, at half the Threefry / erf_inv work).
 
     The counter of JAX's (partitionable) stream is the flat index, so normal(key, (L,))[:n] reshaped is
     bit-identical to normal(key, shape) with prod(shape) = n (spec rng.md). Same values as calling
@@ -287,7 +298,7 @@ def _all_noise(keys, signs, shapes, cfg):
     rows = [names.index(n) for n in size]
     length = max(size.values())
     z_all = jax.vmap(jax.vmap(lambda kk: jax.random.normal(kk, (length,), jnp.float32)))(
-        _key(keys[jnp.asarray(rows)]))  # (P', N, L)
+        _key(keys[jnp.asarray(rows)]))[:, member_pair]  # (P', N/2, L) -> (P', N, L)
     n = signs.shape[0]
     noise = {}
     for i, name in enumerate(size):
@@ -314,9 +325,10 @@ def _epoch_fn(cfg_key):
     def run(params, opt_state, es_key, t, noise_reuse, group_size, data):
         names = sorted(params)
         tau = noise_epoch(t, noise_reuse)
-        k, s = pair_index_sign(cfg["population"])
-        keys = _member_keys(es_key, len(names), tau.astype(jnp.uint32), k.astype(jnp.uint32))
-        noise = _all_noise(keys, s, {n: tuple(params[n].shape) for n in names}, cfg)
+        k, s = pair_index_sign(cfg["population"])  # k_i = i // 2 in [0, N/2)
+        pairs = jnp.arange(cfg["population"] // 2, dtype=jnp.uint32)
+        keys = _member_keys(es_key, len(names), tau.astype(jnp.uint32), pairs)  # (P, N/2, 2)
+        noise = _all_noise(keys, s, {n: tuple(params[n].shape) for n in names}, cfg, k)
         fit = mlp_fitness(params, noise, data)
         f = _shape_fitness(fit, group_size)
         grads = {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])

@@ -56,7 +56,11 @@ def member_keys(es_key, num_params, tau, pair_index):
 def lowrank_noise(keys, signs, shape, rank, sigma):
     """Z_i = normal(key_i, (a + b, r)); B_i = Z_i[:b]; A_i = (sigma s_i / sqrt(r)) Z_i[b:].  -> (A, B)."""
     a, b = (int(d) for d in shape)
-    z = _rng.torch_normal(keys, (a + b, int(rank)))  # (N, a + b, r) float32
+    return _lowrank_from_z(_rng.torch_normal(keys, (a + b, int(rank))), signs, b, rank, sigma)
+
+
+def _lowrank_from_z(z, signs, b, rank, sigma):
+    """(A, B) from Z (N, a + b, r): B = Z[:, :b], A = (sigma s / sqrt(r)) Z[:, b:]."""
     scale = torch.tensor(float(sigma), dtype=F32) * _t(signs) / torch.tensor(math.sqrt(int(rank)), dtype=F32)
     return z[:, b:, :] * scale[:, None, None], z[:, :b, :]
 
@@ -64,22 +68,26 @@ def lowrank_noise(keys, signs, shape, rank, sigma):
 def fullrank_noise(keys, signs, shape, sigma):
     """E_i = sigma s_i eps_i, eps_i = normal(key_i, shape) (no 1/sqrt(r))."""
     shape = tuple(int(d) for d in shape)
-    eps = _rng.torch_normal(keys, shape)
+    return _fullrank_from_eps(_rng.torch_normal(keys, shape), signs, sigma)
+
+
+def _fullrank_from_eps(eps, signs, sigma):
     scale = torch.tensor(float(sigma), dtype=F32) * _t(signs)
-    return eps * scale.reshape((-1,) + (1,) * len(shape))
+    return eps * scale.reshape((-1,) + (1,) * (eps.dim() - 1))
 
 
 # -------------------------------------------------------------------------------------------- forward
 
 
 def forward(x, w, a, b):
-    """y_i = x_i W^T + (x_i B_i) A_i^T   (A scaled; A_i B_i^T is never formed).  x (N, M, b) -> (N, M, a)."""
-    return torch.matmul(x, w.T) + torch.bmm(torch.bmm(x, b), a.transpose(1, 2))
+    """y_i = x_i W^T + (x_i B_i) A_i^T   (A scaled; A_i B_i^T is never formed).  x (N, M, b) -> (N, M, a).
+    The low-rank term is accumulated into the fresh x W^T in place (baddbmm_: no temporary, no extra add)."""
+    return torch.matmul(x, w.T).baddbmm_(torch.bmm(x, b), a.transpose(1, 2))
 
 
 def forward_xw(x, w, a, b):
     """For W used as x W, W (in, out) = (a, b):  y_i = x_i W + (x_i A_i) B_i^T.  x (N, M, a) -> (N, M, b)."""
-    return torch.matmul(x, w) + torch.bmm(torch.bmm(x, a), b.transpose(1, 2))
+    return torch.matmul(x, w).baddbmm_(torch.bmm(x, a), b.transpose(1, 2))
 
 
 # -------------------------------------------------------------------------------------------- fitness
@@ -182,14 +190,20 @@ def epoch(params, opt_state, es_key, epoch, data, config):
         params = {k: _t(params[k]) for k in names}
         tau = noise_epoch(epoch, cfg["noise_reuse"])
         k, s = pair_index_sign(cfg["population"])
-        keys = member_keys(es_key, len(names), tau, k)
+        # antithetic partners share a key: draw once per distinct pair index (ONE normal call per parameter
+        # for all pairs) and give every member its pair's draw -- the same numbers as drawing per member, at
+        # half the Threefry / erf_inv work
+        pairs, member_pair = torch.unique(k, return_inverse=True)
+        keys = member_keys(es_key, len(names), tau, pairs)  # (P, N/2, 2)
         noise = {}
         for j, name in enumerate(names):
             role = trainable_role(cfg, name)
+            shape = tuple(int(d) for d in params[name].shape)
             if role == "lowrank":
-                noise[name] = lowrank_noise(keys[j], s, params[name].shape, cfg["rank"], cfg["sigma"])
+                z = _rng.torch_normal(keys[j], (shape[0] + shape[1], cfg["rank"]))[member_pair]
+                noise[name] = _lowrank_from_z(z, s, shape[1], cfg["rank"], cfg["sigma"])
             elif role == "fullrank":
-                noise[name] = (fullrank_noise(keys[j], s, params[name].shape, cfg["sigma"]),)
+                noise[name] = (_fullrank_from_eps(_rng.torch_normal(keys[j], shape)[member_pair], s, cfg["sigma"]),)
         fit = mlp_fitness(params, noise, data)
         f = shape_fitness(fit, cfg["group_size"])
         grads = {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
