@@ -31,6 +31,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from _common import pin_cpus  # noqa: E402
+
+PINNED_CPUS = pin_cpus(1)  # before JAX starts: JAX, mctx and torch all get one CPU (see bench/_common.py)
+
 from harness import numerics  # noqa: E402
 
 numerics.pin()
@@ -166,7 +170,8 @@ def main(argv=None):
                    "game": {"n": GAME.n, "k": GAME.k, "mode": GAME.mode}, "profile": "classic",
                    "rows": rows, "visits_equal": ok,
                    "env": {"load_avg": load, "cpus": os.cpu_count(), "jax": jax.__version__,
-                           "torch": torch.__version__, "torch_threads": 1, "quick": args.quick}},
+                           "torch": torch.__version__, "torch_threads": 1, "pinned_cpus": PINNED_CPUS,
+                           "quick": args.quick}},
                   fh, indent=1, default=float)
     os.replace(tmp, args.out)
     print("visit counts equal across implementations:", "yes" if ok else "NO")

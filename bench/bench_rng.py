@@ -44,10 +44,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--n", type=int, default=1 << 20)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--keys", type=int, default=128, help="keys of the batched row (n / keys values per key)")
-    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: leave torch's default)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="CPUs for the process, torch and XLA (default 1: same budget for every row)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "rng.json"))
     args = ap.parse_args(argv)
 
+    from _common import pin_cpus
+
+    pinned_cpus = pin_cpus(args.threads)
     from harness import numerics
 
     numerics.pin()
@@ -58,8 +62,7 @@ def main(argv=None) -> dict:
 
     from reference.rng import jax_ref, np_ref, torch_ref
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     n, reps = args.n, args.repeats
     shape = (n,)
     rows: dict[str, dict] = {}
@@ -113,7 +116,7 @@ def main(argv=None) -> dict:
         "checks": checks,
         "env": {
             "jax": jax.__version__, "torch": torch.__version__, "numpy": np.__version__,
-            "torch_threads": torch.get_num_threads(), "chunk": torch_ref.CHUNK,
+            "torch_threads": torch.get_num_threads(), "pinned_cpus": pinned_cpus, "chunk": torch_ref.CHUNK,
             "cipher_chunk": torch_ref._chunk(),
             "table_min": torch_ref.TABLE_MIN, "cpus": os.cpu_count(), "machine": platform.machine(),
             "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
