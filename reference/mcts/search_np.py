@@ -125,7 +125,8 @@ def mix_noise(priors, noise, valid, move_count, config):
     if config.noise_scope == "valid":
         p = mask_renorm(priors, valid, config)
         mixed = ((1.0 - w) * p + w * n) * valid
-        return mixed / np.sum(mixed, axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no valid action (a finished game): NaN, as jax/torch
+            return mixed / np.sum(mixed, axis=-1, keepdims=True)
     mixed = (1.0 - w) * np.asarray(priors, F) + w * n
     return mask_renorm(mixed, valid, config)
 
