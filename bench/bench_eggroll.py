@@ -1,7 +1,7 @@
 """EGGROLL throughput, JAX and torch, measured side by side in one run.
 
-Population forward of a 2-layer MLP (width d -> d -> d, tanh; both weights low-rank perturbed, one input
-row per member unless --rows) in four variants, per framework:
+Population forward of a 2-layer MLP (width d -> d -> d, tanh; both weights perturbed, one input row per
+member unless --rows) in five variants, per framework:
 
     plain        batched inference of the unperturbed weights (the ceiling)
     lr_pregen    low-rank perturbation, noise A, B pre-generated: the references' own forward
@@ -12,16 +12,20 @@ row per member unless --rows) in four variants, per framework:
                  one fold_in chain for all layers' keys, one normal call per layer for all pairs
     materialised W_i = W + A_i B_i^T formed per member (one member at a time), then x_i W_i^T: the fair
                  baseline (BASELINE_NOTE: the earlier chunks of 16 members spilled 64 MB per step to memory)
+    fullrank     naive full-rank ES, what EGGROLL replaces: each antithetic pair draws a full-rank Gaussian
+                 E_k (d x d) from its key (JAX: jax.random.normal; torch exact: the JAX stream emulation
+                 with batched keys; torch native: torch.randn) and y_i = x_i (W + sigma s_i E_k)^T.
+                 Seconds per call: fewer rounds, rank-1 configurations only by default (FULLRANK_NOTE)
 
 and the ES update: einsum('nir,njr->ij', f A, B) against a per-member loop of outer products.
 
 Timing (METHOD below, also stored in the JSON): interleaved rounds, order shuffled every round; every ratio
 is the median of per-round PAIRED ratios (two variants timed in the same round see nearly the same load),
 with the ratio of medians and of minimums beside it. Ratios are throughput relative to ``plain``
-(t_plain / t_variant) and the speed-up of lr_pregen over materialised. Results:
+(t_plain / t_variant), the speed-up of lr_pregen over materialised and of lr_keys over fullrank. Results:
 bench/results/eggroll.json (written atomically) and a table on stdout.
 
-    .venv/bin/python bench/bench_eggroll.py            # full grid (~3-4 minutes)
+    .venv/bin/python bench/bench_eggroll.py            # full grid (~3 minutes)
     .venv/bin/python bench/bench_eggroll.py --quick    # target configuration only
 """
 
@@ -52,7 +56,8 @@ METHOD = ("Per configuration and framework, the variants are timed in interleave
           "median of those (ratios.*.paired_median); the ratio of the medians and of the minimums are given beside "
           "it. ms / ms_min: median / minimum per variant. The fast variants (plain, lr_pregen, lr_keys) share one "
           "run of --rounds rounds; the materialised baseline runs interleaved with plain and lr_pregen in a second "
-          "run (rounds that fit in ~4 s, at least 3), the update variants in a third (5 rounds). load_avg_1min: "
+          "run (rounds that fit in ~4 s, at least 3), the update variants in a third (5 rounds); the naive full-rank "
+          "row interleaved with plain and lr_keys in one more run (fewer rounds: FULLRANK_NOTE). load_avg_1min: "
           "the 1-minute load average before and after each configuration (a shared 2-core machine). With --threads 1 "
           "(default) the process is pinned to one CPU (XLA:CPU otherwise uses every allowed core whatever its flags).")
 BASELINE_NOTE = (
@@ -63,6 +68,19 @@ BASELINE_NOTE = (
     "44 ms, W_i stored per member (chunks of 1) 128 ms, chunks of 16 365 ms, against 15.6 ms for the low-rank "
     "forward; torch per member 196 ms, chunks of 16 3432 ms. The speed-ups 17.6x (JAX) and 228x (torch) recorded "
     "before then were against the chunks of 16 (and JAX then also ran on both cores).")
+FULLRANK_CHUNK = 8  # torch full-rank row: pairs per normal draw (8 x 4 MB of E at d 1024)
+FULLRANK_NOTE = (
+    "fullrank: naive full-rank ES, what EGGROLL replaces. Each antithetic pair k draws a full-rank Gaussian "
+    "E_k of shape (a, b) = (d, d) from its member key fold_in(fold_in(key_layer, tau), k) (the keys of lr_keys) and "
+    "its members compute y_i = x_i (W + sigma s_i E_k)^T = x_i W^T + sigma s_i x_i E_k^T, both layers. JAX: "
+    "jax.random.normal(pair_key, (d, d)) inside lax.map over pairs (one 4 MB E_k live at a time); torch exact: "
+    "reference.rng.torch_ref.normal with the batched keys of {chunk} pairs per call (bit-exact JAX stream, "
+    "eager); torch native: torch.randn of {chunk} pairs per call from a Generator seeded per layer and tau. "
+    "Timed interleaved with plain and lr_keys in its own run (paired ratios speedup_vs_fullrank = "
+    "t_fullrank / t_lr_keys, fullrank_vs_plain), after one call that checks members 0 and 1 against W + sigma s E_0 "
+    "formed directly and serves as warm-up. It draws d^2 normals per pair (268 M per forward at d 1024, N 256) and "
+    "takes seconds per call, so it runs FEWER rounds than the other rows: as many as fit in ~{budget:g} s, at "
+    "least {min_rounds}, at most --rounds (see rounds.fullrank per row){grid}.")
 NORMALS = {"xla": "jax.random.normal (XLA)", "exact": "JAX stream, bit-exact torch emulation (eager)",
            "compiled": "JAX stream, bit-exact emulation under torch.compile",
            "native": "torch.randn, Generator seeded from fold_in(key, tau) (not JAX's stream)"}
@@ -168,6 +186,35 @@ def jax_variants(d, n, r, m, seed=0):
     def materialised(x, w1, w2, A1, B1, A2, B2):
         return mat_layer(jnp.tanh(mat_layer(x, w1, A1, B1)), w2, A2, B2)
 
+    def pair_keys(key, tau):  # the same member keys as lr_keys: fold_in(fold_in(key_layer, tau), k)
+        return jax.vmap(lambda k: jax.random.fold_in(jax.random.fold_in(key, tau), k))(jnp.arange(n // 2))
+
+    def full_layer(h, w, key, tau):
+        # naive full-rank ES (what EGGROLL replaces): pair k draws E_k = normal(key_k, (a, b)), a full d x d
+        # Gaussian, and its members compute x_i (W + sigma s_i E_k)^T = x_i W^T + sigma s_i x_i E_k^T. One pair at
+        # a time (lax.map): E_k (4 MB at d 1024) is drawn, used by both members and dropped.
+        hw = h @ w.T
+        def pair(args):
+            hh, k = args  # hh: (2, M, d), the pair's rows
+            e = jax.random.normal(k, (d, d), jnp.float32)
+            return jnp.einsum("kmj,ij->kmi", hh, e) * fr_sign[:, None, None]
+        return hw + jax.lax.map(pair, (h.reshape(n // 2, 2, m, d), pair_keys(key, tau))).reshape(n, m, d)
+
+    fr_sign = jnp.array([sigma, -sigma], jnp.float32)
+
+    @jax.jit
+    def fullrank(x, w1, w2, base, tau):
+        return full_layer(jnp.tanh(full_layer(x, w1, base[0], tau)), w2, base[1], tau)
+
+    def fullrank_check(y, tau):
+        """Members 0 and 1 of the full-rank forward against W + sigma s E_0 formed directly."""
+        e1, e2 = (jax.random.normal(pair_keys(base[l], tau)[0], (d, d), jnp.float32) for l in (0, 1))
+        for i, s in ((0, 1.0), (1, -1.0)):
+            yi = jnp.tanh(x[i] @ (w1 + s * sigma * e1).T) @ (w2 + s * sigma * e2).T
+            e = float(jnp.max(jnp.abs(yi - y[i])))
+            assert e < 1e-3, f"jax full-rank forward disagrees by {e}"
+        assert float(jnp.max(jnp.abs(y - plain(x, w1, w2)))) > 1e-6, "full-rank perturbation had no effect"
+
     # the results agree (checked once per configuration)
     y0, y1 = plain(x, w1, w2), lr_pregen(x, w1, w2, A1, B1, A2, B2)
     y2, y3 = lr_keys(x, w1, w2, base, jnp.int32(0)), materialised(x, w1, w2, A1, B1, A2, B2)
@@ -186,10 +233,17 @@ def jax_variants(d, n, r, m, seed=0):
 
     e = float(jnp.max(jnp.abs(upd_einsum(f, A1, B1) - upd_loop(f, A1, B1))))
     assert e < 1e-4, f"jax update variants disagree by {e}"
+    # the full-rank check is also its warm-up (compile + one call of several seconds): run by main() only when
+    # the full-rank row is timed
     blk = lambda y: y.block_until_ready()  # noqa: E731
+
+    def fullrank_run():
+        return blk(fullrank(x, w1, w2, base, jnp.int32(1)))
+    fullrank_run.check = lambda: fullrank_check(fullrank_run(), 1)
     fwd = {"plain": lambda: blk(plain(x, w1, w2)), "lr_pregen": lambda: blk(lr_pregen(x, w1, w2, A1, B1, A2, B2)),
            "lr_keys": lambda: blk(lr_keys(x, w1, w2, base, jnp.int32(1))),
-           "materialised": lambda: blk(materialised(x, w1, w2, A1, B1, A2, B2))}
+           "materialised": lambda: blk(materialised(x, w1, w2, A1, B1, A2, B2)),
+           "fullrank": fullrank_run}
     upd = {"update_einsum": lambda: blk(upd_einsum(f, A1, B1)), "update_loop": lambda: blk(upd_loop(f, A1, B1))}
     return fwd, upd
 
@@ -265,6 +319,46 @@ def torch_variants(d, n, r, m, seed=0, compiled_normal=None, native=None, keys_o
     def materialised():
         return mat_layer(torch.tanh(mat_layer(x, w1, A1, B1)), w2, A2, B2)
 
+    fr_sign = torch.tensor([sigma, -sigma], dtype=torch.float32)
+    gen = torch.Generator()
+
+    def full_noise(layer, tau, keys):
+        """Full-rank noise E_k (d x d) of every pair, FULLRANK_CHUNK pairs per draw (32 MB at d 1024): exact: the
+        JAX stream (reference.rng.torch_ref.normal with the chunk's batched pair keys); native: torch.randn from
+        a Generator seeded per layer and tau like native_torch_normal, pair k takes slice k."""
+        if native is not None:
+            gen.manual_seed(native_seed(base[layer], tau))
+        for c0 in range(0, n // 2, FULLRANK_CHUNK):
+            c1 = min(n // 2, c0 + FULLRANK_CHUNK)
+            yield c0, c1, (torch.randn((c1 - c0, d, d), generator=gen) if native is not None
+                           else trng.normal(keys[layer, c0:c1], (d, d)))
+
+    def full_layer(h, w, layer, tau, keys):
+        # naive full-rank ES: y_i = x_i (W + sigma s_i E_k)^T = x_i W^T + sigma s_i x_i E_k^T, pair k's members
+        # share E_k; E is drawn a chunk of pairs at a time and never kept
+        out = torch.matmul(h, w.T)
+        hp, op = h.view(n // 2, 2 * m, d), out.view(n // 2, 2, m, d)
+        for c0, c1, e in full_noise(layer, tau, keys):
+            op[c0:c1].add_(torch.bmm(hp[c0:c1], e.transpose(1, 2)).view(c1 - c0, 2, m, d)
+                           .mul_(fr_sign[None, :, None, None]))
+        return out
+
+    def fullrank(tau=1):
+        keys = None if native is not None else pair_keys(tau)
+        return full_layer(torch.tanh(full_layer(x, w1, 0, tau, keys)), w2, 1, tau, keys)
+
+    def fullrank_check():
+        """Members 0 and 1 of the full-rank forward (also its warm-up) against W + sigma s E_0 formed directly."""
+        with torch.inference_mode():
+            y = fullrank(1)
+            keys = None if native is not None else pair_keys(1)
+            e1, e2 = (next(full_noise(layer, 1, keys))[2][0] for layer in (0, 1))
+            for i, sg in ((0, 1.0), (1, -1.0)):
+                yi = torch.tanh(x[i] @ (w1 + sg * sigma * e1).T) @ (w2 + sg * sigma * e2).T
+                err = float((yi - y[i]).abs().max())
+                assert err < 1e-3, f"torch full-rank forward disagrees by {err}"
+            assert float((y - plain()).abs().max()) > 1e-6, "full-rank perturbation had no effect"
+
     f = torch.from_numpy(rng.normal(size=n).astype(np.float32))
 
     def upd_einsum():  # the reference's update (one (a, N r) x (N r, b) matmul)
@@ -293,6 +387,9 @@ def torch_variants(d, n, r, m, seed=0, compiled_normal=None, native=None, keys_o
         return run
 
     fwd = {"plain": im(plain), "lr_pregen": im(lr_pregen), "lr_keys": im(lr_keys), "materialised": im(materialised)}
+    if compiled_normal is None:  # the full-rank row: exact (JAX stream, eager) and native (torch.randn) only
+        fwd["fullrank"] = im(fullrank)
+        fwd["fullrank"].check = fullrank_check
     upd = {"update_einsum": im(upd_einsum), "update_loop": im(upd_loop)}
     return fwd, upd
 
@@ -306,11 +403,18 @@ def native_torch_normal():
     gen = torch.Generator()
 
     def noise_pairs(key, tau, npairs, d, r):
-        w = key.to(torch.int64) & 0xFFFFFFFF
-        gen.manual_seed((int(w[0]) * 1_000_003 + int(w[1]) * 7919 + int(tau)) & 0x7FFFFFFFFFFFFFFF)
+        gen.manual_seed(native_seed(key, tau))
         z = torch.randn((npairs, 2 * d, r), generator=gen)
         return z[:, d:], z[:, :d]
     return noise_pairs
+
+
+def native_seed(key, tau) -> int:
+    """The torch-native noise's Generator seed from a layer key (int32 words) and the epoch tau."""
+    import torch
+
+    w = key.to(torch.int64) & 0xFFFFFFFF
+    return (int(w[0]) * 1_000_003 + int(w[1]) * 7919 + int(tau)) & 0x7FFFFFFFFFFFFFFF
 
 
 def compile_torch_normal(notes: list):
@@ -350,29 +454,34 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="intra-op threads for torch and XLA:CPU (default 1: on a shared machine multi-threaded "
                          "ops stall behind other processes and the medians measure the neighbours)")
+    ap.add_argument("--fullrank", choices=("none", "target", "rank1", "all"), default="rank1",
+                    help="where to time the (slow) naive full-rank ES row: nowhere, the target only, every rank-1 "
+                         "configuration (default; its cost does not depend on the rank) or everywhere")
+    ap.add_argument("--fullrank-budget", type=float, default=4.0,
+                    help="seconds of full-rank calls per configuration and framework (sets its rounds)")
+    ap.add_argument("--fullrank-min-rounds", type=int, default=3, help="at least this many full-rank rounds")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "eggroll.json"))
     args = ap.parse_args(argv)
     if "jax" in sys.modules:
         raise SystemExit("bench_eggroll: run as a script (XLA threads must be set before JAX is imported)")
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen="
-                               f"{'true' if args.threads > 1 else 'false'} "
-                               f"intra_op_parallelism_threads={args.threads}").strip()
-    # XLA:CPU ignores those flags for its YNNPACK dots and parallel loop fusions: it runs a thread pool as large
-    # as the CPUs the process may use, so JAX took the second core whenever the neighbour left it idle (plain
+    # XLA:CPU ignores the intra-op flags for its YNNPACK dots and parallel loop fusions: it runs a thread pool as
+    # large as the CPUs the process may use, so JAX took the second core whenever the neighbour left it idle (plain
     # 6.8 vs 13.4 ms at the target, cpu/wall 1.6-1.9) while torch ran on one thread -- the source of the
-    # run-to-run swings in the JAX ratios. The process is therefore pinned to --threads CPUs before JAX starts.
-    pinned_cpus = None
-    if hasattr(os, "sched_setaffinity"):
-        allowed = sorted(os.sched_getaffinity(0))
-        if args.threads < len(allowed):
-            pinned_cpus = allowed[-args.threads:]
-            os.sched_setaffinity(0, set(pinned_cpus))
+    # run-to-run swings in the JAX ratios. pin_cpus sets the XLA / torch thread flags and pins the process to
+    # --threads CPUs before JAX starts (bench/_common.py).
+    from _common import pin_cpus
+
+    pinned_cpus = pin_cpus(args.threads)
     pin()
     import jax
     import torch
 
     torch.set_num_threads(args.threads)
-    notes: list[str] = [BASELINE_NOTE]
+    notes: list[str] = [BASELINE_NOTE, FULLRANK_NOTE.format(
+        chunk=FULLRANK_CHUNK, budget=args.fullrank_budget, min_rounds=args.fullrank_min_rounds,
+        grid={"none": "; not timed in this run (--fullrank none)", "target": "; timed at the target only",
+              "rank1": "; timed at the rank-1 configurations only (its cost does not depend on the rank)",
+              "all": ""}[args.fullrank])]
     notes.append(f"intra-op threads: {args.threads} (torch.set_num_threads, XLA_FLAGS={os.environ['XLA_FLAGS']}); "
                  f"process pinned to CPUs {pinned_cpus} (sched_setaffinity; None: not pinned); cpu_per_wall per row: "
                  "process CPU time / wall time over the fast run (about --threads when nothing else runs)")
@@ -390,14 +499,18 @@ def main(argv=None):
                 else:
                     fwd, upd = torch_variants(d, n, r, args.rows, compiled_normal=cn, keys_only=tag != "exact",
                                               native=native_torch_normal() if tag == "native" else None)
-                if tag in ("compiled", "native"):  # only the key-regenerated variant differs
-                    fwd = {k: v for k, v in fwd.items() if k in ("plain", "lr_keys")}
+                if tag in ("compiled", "native"):  # only the key-regenerated variants differ
+                    fwd = {k: v for k, v in fwd.items() if k in ("plain", "lr_keys", "fullrank")}
                     upd = {}
+                if not {"none": False, "target": (d, n, r) == tuple(TARGET.values()), "rank1": r == 1,
+                        "all": True}[args.fullrank]:
+                    fwd.pop("fullrank", None)
                 # (1) the fast variants interleaved, ``rounds`` rounds; (2) the materialised baseline interleaved
                 # with plain and lr_pregen in its own run (so that the speed-up is a paired ratio as well), as many
                 # rounds as fit in ~4 s (at least 3); (3) the two update variants, 5 rounds. All variants are warm
                 # (the agreement check ran each once) and every run has its own warm-up call per variant.
                 slow = {k: fwd.pop(k) for k in ("materialised",) if k in fwd}
+                full = fwd.pop("fullrank", None)
                 load0 = os.getloadavg()[0]
                 c0, w0 = time.process_time(), time.perf_counter()
                 t = interleaved(fwd, rounds)
@@ -415,6 +528,18 @@ def main(argv=None):
                     t["materialised"] = ts["materialised"]
                     ratios["speedup_vs_materialised"] = ratio(ts, "materialised", "lr_pregen")
                     ratios["materialised_vs_plain"] = ratio(ts, "plain", "materialised")
+                if full is not None:
+                    # (4) naive full-rank ES interleaved with plain and lr_keys (the paired speed-up of low-rank
+                    # from keys over full-rank from keys); the check call is its warm-up (JAX: compile)
+                    t0 = time.perf_counter()
+                    full.check()
+                    fr_rounds = int(min(rounds, max(args.fullrank_min_rounds,
+                                                    args.fullrank_budget // (time.perf_counter() - t0))))
+                    tf = interleaved({"plain": fwd["plain"], "lr_keys": fwd["lr_keys"], "fullrank": full}, fr_rounds,
+                                     warmup=0, seed=3)
+                    t["fullrank"] = tf["fullrank"]
+                    ratios["speedup_vs_fullrank"] = ratio(tf, "fullrank", "lr_keys")
+                    ratios["fullrank_vs_plain"] = ratio(tf, "plain", "fullrank")
                 if upd:
                     tu = interleaved(upd, 5, seed=2)
                     t.update(tu)
@@ -426,12 +551,13 @@ def main(argv=None):
                        "ms": {k: round(float(np.median(v)) * 1e3, 3) for k, v in t.items()},
                        "ms_min": {k: round(float(v.min()) * 1e3, 3) for k, v in t.items()}}
                 for k in ("lr_pregen_vs_plain", "lr_keys_vs_plain", "speedup_vs_materialised",
-                          "update_einsum_speedup"):  # the figure of record: the median paired ratio
+                          "speedup_vs_fullrank", "update_einsum_speedup"):  # the figure of record: the median paired ratio
                     row[k] = ratios[k]["paired_median"] if k in ratios else None
                 row["ratios"] = ratios
                 rows.append(row)
                 print(_fmt(row), flush=True)
     total = time.perf_counter() - t_start
+    notes.append(_target30_note(rows))
     result = {"benchmark": "eggroll", "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "load_avg_at_end": os.getloadavg()},
@@ -459,8 +585,28 @@ def _fmt(row):
     return (f"{row['framework']:5s} {row['noise']:8s} d={row['width']:4d} N={row['population']:3d} "
             f"r={row['rank']}  plain {ms['plain']:8.2f} ms  pregen/plain {r(row['lr_pregen_vs_plain'])}  "
             f"keys/plain {r(row['lr_keys_vs_plain'])}  materialised/pregen {r(row['speedup_vs_materialised'])}  "
+            f"fullrank/keys {r(row['speedup_vs_fullrank'])}  "
             f"update loop/einsum {r(row['update_einsum_speedup'])}  load {row['load_avg_1min'][0]:.2f} "
             f"cpu/wall {row['cpu_per_wall']:.2f}")
+
+
+def _target30_note(rows):
+    """Which baseline the issue's '>= 30x faster than materialised full-rank' target is met against, from this run."""
+    goal = GOALS["speedup_vs_materialised"]
+    parts = []
+    for row in rows:
+        if (row["width"], row["population"], row["rank"]) != tuple(TARGET.values()):
+            continue
+        for k, what in (("speedup_vs_materialised", "lr_pregen over the fused materialised W + A_i B_i^T"),
+                        ("speedup_vs_fullrank", "lr_keys over naive full-rank ES from keys")):
+            v = row.get(k)
+            if v is not None:
+                parts.append(f"{row['framework']} [{row['noise']}] {what}: {v:.1f}x "
+                             f"({'meets' if v >= goal else 'misses'} {goal:g}x: {v / goal:.2f} times the goal)")
+    return (f"Issue target '>= {goal:g}x faster than materialised full-rank' at width 1024, N 256, rank 1, paired "
+            "medians of this run: " + ("; ".join(parts) if parts else "target configuration not run") + ". The "
+            "materialised row forms W + A_i B_i^T from the SAME low-rank noise (it measures only the cost of "
+            "forming W_i); the full-rank row is what EGGROLL replaces (d^2 normals per pair instead of (a + b) r).")
 
 
 def _at_target(rows):
@@ -473,6 +619,11 @@ def _at_target(rows):
             v = row.get(k)
             if v is not None:
                 parts.append(f"{k} {v:.2f} ({'meets' if v >= goal else 'below'} {goal})")
+        v = row.get("speedup_vs_fullrank")
+        if v is not None:  # no goal of its own: the issue's 30x is stated against the materialised row
+            goal = GOALS["speedup_vs_materialised"]
+            parts.append(f"speedup_vs_fullrank (lr_keys over naive full-rank from keys) {v:.1f} "
+                         f"({'meets' if v >= goal else 'below'} the issue's {goal:g}x)")
         out.append(f"{row['framework']} [{row['noise']}]: " + ", ".join(parts))
     return out
 
