@@ -39,5 +39,3 @@ def implementation(framework: str) -> Implementation:
     return Implementation(name=framework, framework=framework, components=_components(framework),
                           role=ROLE[framework], description=DESCRIPTION[framework])
 
-
-NUMPY = None  # filled lazily by harness.ports.builtin(): importing jax / torch is not free
