@@ -14,8 +14,7 @@ from pathlib import Path
 from .base import Result, Status
 
 SCHEMA = 1
-_PACKAGES = ("numpy", "scipy", "jax", "jaxlib", "flax", "optax", "mctx", "torch", "hypothesis", "pytest",
-             "safetensors")
+_PACKAGES = ("numpy", "scipy", "jax", "jaxlib", "flax", "optax", "mctx", "torch", "hypothesis", "pytest")
 
 
 def environment() -> dict:
