@@ -17,35 +17,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reference.rng import _args
+
 SHOWN_EXACT_AGAINST = "jax 0.10.2 / jaxlib 0.10.2, XLA:CPU (x86-64), jax_threefry_partitionable=True"
 
 _MASK32 = 0xFFFFFFFF
-_DTYPES = {"float32": jnp.float32, "float": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
 def _dtype(dtype):
-    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None) or getattr(dtype, "__name__", "")
-    if not name:
-        try:
-            name = np.dtype(dtype).name
-        except TypeError:
-            name = str(dtype)
-    name = str(name).replace("torch.", "")
-    if name not in _DTYPES:
-        raise ValueError(f"dtype: expected float32, bfloat16 or float16, got {dtype!r}")
-    return _DTYPES[name]
+    return _DTYPES[_args.dtype_name(dtype)]
 
 
-def _shape(shape) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}") from None
-    if any(s < 0 for s in shape):
-        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}")
-    return shape
+_shape = _args.shape
 
 
 def _keys(keys):

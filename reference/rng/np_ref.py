@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference.rng import _args
+
 try:  # bfloat16 for NumPy; a dependency of jax, optional here
     import ml_dtypes as _ml_dtypes
 
@@ -72,27 +74,15 @@ ERFINV_LARGE = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 
 
 def _dtype(dtype) -> np.dtype:
     """float32 / bfloat16 / float16 from a NumPy dtype, a name, or anything with a ``name``."""
-    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None) or getattr(dtype, "__name__", "")
-    name = str(name).replace("torch.", "").replace("jnp.", "")
-    if name in ("float32", "float"):
-        return np.dtype(_F32)
-    if name == "float16":
-        return np.dtype(np.float16)
-    if name == "bfloat16" and _BFLOAT16 is not None:
+    name = _args.dtype_name(dtype)
+    if name == "bfloat16":
+        if _BFLOAT16 is None:
+            raise ValueError("dtype: bfloat16 needs the ml_dtypes package")
         return _BFLOAT16
-    raise ValueError(f"dtype: expected float32, bfloat16 or float16, got {dtype!r}")
+    return np.dtype(_F32) if name == "float32" else np.dtype(np.float16)
 
 
-def _shape(shape) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}") from None
-    if any(s < 0 for s in shape):
-        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}")
-    return shape
+_shape = _args.shape
 
 
 def _keys(keys) -> np.ndarray:

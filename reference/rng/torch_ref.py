@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from reference.rng import _args
 import torch
 
 SHOWN_EXACT_AGAINST = "jax 0.10.2 / jaxlib 0.10.2, XLA:CPU (x86-64), jax_threefry_partitionable=True"
@@ -86,30 +88,10 @@ _SQRT_HALF_BITS = int(np.array(0.707106781186547524, np.float32).view(np.int32))
 
 def _dtype(dtype) -> torch.dtype:
     """float32 / bfloat16 / float16 from a torch dtype, a NumPy dtype or a name."""
-    if isinstance(dtype, torch.dtype):
-        name = str(dtype).replace("torch.", "")
-    elif isinstance(dtype, str):
-        name = dtype
-    else:
-        name = getattr(dtype, "name", None) or getattr(dtype, "__name__", "") or str(dtype)
-        name = str(name)
-    table = {"float32": _F32, "float": _F32, "bfloat16": torch.bfloat16, "float16": torch.float16,
-             "half": torch.float16}
-    if name not in table:
-        raise ValueError(f"dtype: expected float32, bfloat16 or float16, got {dtype!r}")
-    return table[name]
+    return {"float32": _F32, "bfloat16": torch.bfloat16, "float16": torch.float16}[_args.dtype_name(dtype)]
 
 
-def _shape(shape) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}") from None
-    if any(s < 0 for s in shape):
-        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}")
-    return shape
+_shape = _args.shape
 
 
 def _words(x, what: str) -> torch.Tensor:
