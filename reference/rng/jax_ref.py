@@ -18,8 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reference.rng import _args
-
-SHOWN_EXACT_AGAINST = "jax 0.10.2 / jaxlib 0.10.2, XLA:CPU (x86-64), jax_threefry_partitionable=True"
+from reference.rng._constants import SHOWN_EXACT_AGAINST  # noqa: F401 - re-exported
 
 _MASK32 = 0xFFFFFFFF
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
