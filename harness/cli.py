@@ -159,10 +159,10 @@ def _fixtures(args, out) -> int:
     checks, _ = catalogue.load()
     store = Store(args.dir or DEFAULT_DIR)
     if args.fixtures_cmd == "verify":
-        selected = catalogue.select(checks, args.keyword)
-        rows = store.verify(selected if args.keyword else checks)
-        if args.keyword:
-            rows = [r for r in rows if r.status != "orphaned" or catalogue.select(checks, args.keyword)]
+        rows = store.verify(checks)
+        if args.keyword:  # judge against the whole catalogue, then show the selected checks' files only
+            names = {c.name for c in catalogue.select(checks, args.keyword)}
+            rows = [r for r in rows if r.path.replace("\\", "/").split("/")[-2] in names]
         bad = 0
         for r in rows:
             out.write(f"{r.status:>10}  {r.path}{'  -- ' + r.detail if r.detail else ''}\n")

@@ -145,3 +145,9 @@ def test_report_write_is_atomic(tmp_path, monkeypatch):
         report.write(tmp_path, ok + ok)
     assert (tmp_path / "report.json").read_text() == before  # the previous report is intact
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_fixtures_verify_with_a_keyword_shows_only_the_selected_checks(capsys):
+    rc, out = run("fixtures", "verify", "-k", "toy", capsys=capsys)
+    assert rc == 0, out.out
+    assert "toy.math.softmax" in out.out and "orphaned" not in out.out and "eggroll" not in out.out
