@@ -14,4 +14,5 @@ MODULES = (
     "checks.nets",
     "checks.mcts",
     "checks.mcts_mctx",
+    "checks.trace",
 )

@@ -3,6 +3,7 @@
 from .base import (Check, Components, Control, Exact, Implementation, ParityError, Result, Statistical, Status,
                    Tolerance, Ulp)
 from .compare import assert_parity, compare
+from .tap import recording, tap  # noqa: I001 - after .compare: ``harness.tap`` is the function, the module stays importable
 
 __all__ = ["Check", "Components", "Control", "Exact", "Implementation", "ParityError", "Result", "Statistical",
-           "Status", "Tolerance", "Ulp", "assert_parity", "compare"]
+           "Status", "Tolerance", "Ulp", "assert_parity", "compare", "recording", "tap"]

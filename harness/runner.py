@@ -209,8 +209,10 @@ class Runner:
         if comp.ok:
             res.status = Status.PASS
             return self._done(res, t0)
-        res.failing_components = self._failing_components(check, comp.failing)
-        res.component = res.failing_components[0] if check.by_component and res.failing_components else res.component
+        named = getattr(comp, "components", None)  # a trace comparison names its taps' components
+        res.failing_components = list(named) if named else self._failing_components(check, comp.failing)
+        if (check.by_component or named) and res.failing_components:
+            res.component = res.failing_components[0]
         known = check.known_differences.get(pair) or check.known_differences.get((pair[1], pair[0]))
         header = f"{PREFIX} {check.name} [{a_name} vs {b_name}] " + comp.summary()
         if known:

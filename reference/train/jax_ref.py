@@ -19,6 +19,8 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
+from harness.tap import active as tap_active
+from harness.tap import tap
 from reference.losses import jax_ref as losses
 from reference.nets import jax_ref as nets
 from reference.train import np_ref
@@ -218,16 +220,23 @@ def _loss_fn(flat, unravel, hidden, edge_index, batch, policy_weight, value_weig
     variables = unravel(flat)
     logits, value = nets.PolicyValueNet(hidden=hidden).apply(
         variables, edge_index, batch["edge_attr"], batch["player_role"].astype(jnp.float32))
-    return (policy_weight * losses.policy_loss(logits, batch["policy"])
-            + value_weight * losses._value_loss(value[:, None], batch["value"])
-            + losses.l2(variables, l2_coeff))
+    policy = tap("train.loss.policy", losses.policy_loss(logits, batch["policy"]))
+    value_term = tap("train.loss.value", losses._value_loss(value[:, None], batch["value"]))
+    l2 = tap("train.loss.l2", losses.l2(variables, l2_coeff))
+    return tap("train.loss.total", policy_weight * policy + value_weight * value_term + l2)
 
 
 @functools.partial(jax.jit, static_argnames=("unravel", "hidden"))
 def _train_step(flat, opt_state, edge_index, batch, hyper, unravel, hidden):
     loss, grads = jax.value_and_grad(_loss_fn)(flat, unravel, hidden, edge_index, batch, hyper["policy_weight"],
                                                hyper["value_weight"], hyper["l2_coeff"])
-    tx = make_optimizer(warmup_schedule(hyper["lr"], hyper["warmup"]), hyper["weight_decay"], hyper["max_norm"])
+    schedule = warmup_schedule(hyper["lr"], hyper["warmup"])
+    tx = make_optimizer(schedule, hyper["weight_decay"], hyper["max_norm"])
+    if tap_active():  # decided at trace time; a recording compiles its own program (harness.tap)
+        tap("train.lr", schedule(opt_state[-1].count))  # the count scale_by_learning_rate reads
+        tap("train.grad_norm.before_clip", optax.tree.norm(grads))
+        clipped, _ = optax.clip_by_global_norm(hyper["max_norm"]).update(grads, optax.EmptyState())
+        tap("train.grad_norm.after_clip", optax.tree.norm(clipped))
     upd, opt_state = tx.update(grads, opt_state, flat)
     flat = optax.apply_updates(flat, upd)
     return flat, opt_state, loss, unravel(flat)
@@ -265,6 +274,8 @@ def trajectory(params, edge_index, batches, config):
     for t in range(num_steps):
         batch = {k: jnp.asarray(v[t]) for k, v in batches.items()}
         flat, opt_state, loss, variables = _train_step(flat, opt_state, ei, batch, hyper, unravel, hidden)
+        if tap_active():
+            tap("train.params", nets.from_flax(variables))
         out[f"step_{t:02d}"] = {"loss": loss, "params": nets.from_flax(variables)}
     return out
 

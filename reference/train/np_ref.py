@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.tap import active as tap_active
+from harness.tap import tap
 from reference.nets import encoding
 
 WARMUP_FRACTION = 0.15
@@ -180,6 +182,10 @@ DEFAULT_CONFIG = {"lr": 1e-3, "weight_decay": 1e-4, "max_norm": 1.0, "policy_wei
                   "l2_coeff": 1e-5}
 
 
+def _global_norm(tree):
+    return np.sqrt(sum(np.sum(_f64(v) ** 2) for v in tree.values()))
+
+
 def trajectory(params, edge_index, batches, config):
     """Train from canonical ``params`` on ``batches`` (a dict of arrays stacked over steps: edge_attr
     (N, B, 2E, 3), player_role (N, B), policy (N, B, E), value (N, B)) for N steps with the warmup of
@@ -204,12 +210,23 @@ def trajectory(params, edge_index, batches, config):
         l2 = cfg["l2_coeff"] * sum(np.sqrt(np.sum(w * w)) for w in p.values())
         data_loss, g_out = losses.grad({}, logits, value[:, None], policy, value_t, cfg["policy_weight"],
                                        cfg["value_weight"])
+        if tap_active():
+            tap("train.loss.policy", losses.policy_loss(logits, policy))
+            tap("train.loss.value", losses.value_loss(value[:, None], value_t))
+            tap("train.loss.l2", np.float64(l2))
+            tap("train.loss.total", np.float64(data_loss + l2))
+            tap("train.lr", np.float64(lrs[t]))
         grads = nets.vjp(p, edge_index, attr, role, g_out["logits"], g_out["value_output"][:, 0])
         for k, w in p.items():
             nrm = np.sqrt(np.sum(w * w))
             if nrm > 0:
                 grads[k] = grads[k] + cfg["l2_coeff"] * w / nrm
-        adam_step(p, clip(grads, cfg["max_norm"]), m, v2, t + 1, float(lrs[t]), cfg["weight_decay"])
+        clipped = clip(grads, cfg["max_norm"])
+        if tap_active():
+            tap("train.grad_norm.before_clip", _global_norm(grads))
+            tap("train.grad_norm.after_clip", _global_norm(clipped))
+        adam_step(p, clipped, m, v2, t + 1, float(lrs[t]), cfg["weight_decay"])
+        tap("train.params", p)
         out[f"step_{t:02d}"] = {"loss": np.float64(data_loss + l2), "params": {k: w.copy() for k, w in p.items()}}
     return out
 

@@ -11,6 +11,8 @@ import copy
 import numpy as np
 import torch
 
+from harness.tap import active as tap_active
+from harness.tap import tap
 from reference.losses import torch_ref as losses
 from reference.nets import encoding
 from reference.nets import torch_ref as nets
@@ -202,14 +204,21 @@ def _trajectory(params, edge_index, batches, config):
     out = {}
     for t in range(num_steps):
         logits, value = model(ei, batches["edge_attr"][t], batches["player_role"][t].to(torch.float32))
-        loss = (cfg["policy_weight"] * losses.policy_loss(logits, batches["policy"][t])
-                + cfg["value_weight"] * losses.value_loss(value[:, None], batches["value"][t])
-                + losses.l2(dict(model.named_parameters()), cfg["l2_coeff"]))
+        policy = tap("train.loss.policy", losses.policy_loss(logits, batches["policy"][t]))
+        value_term = tap("train.loss.value", losses.value_loss(value[:, None], batches["value"][t]))
+        l2 = tap("train.loss.l2", losses.l2(dict(model.named_parameters()), cfg["l2_coeff"]))
+        loss = tap("train.loss.total", cfg["policy_weight"] * policy + cfg["value_weight"] * value_term + l2)
+        tap("train.lr", torch.tensor(opt.param_groups[0]["lr"], dtype=torch.float64))
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["max_norm"])
+        tap("train.grad_norm.before_clip", torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["max_norm"]))
+        if tap_active():
+            tap("train.grad_norm.after_clip", torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(q.grad) for q in model.parameters()])))
         opt.step()
         sched.step()
+        if tap_active():
+            tap("train.params", nets.from_torch(model))
         out[f"step_{t:02d}"] = {"loss": loss.detach(), "params": nets.from_torch(model)}
     return out
 
