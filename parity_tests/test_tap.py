@@ -129,14 +129,20 @@ def test_trace_comparison_untapped_missing_extra_and_nothing_compared():
     assert not nothing.ok and "compared nothing" in nothing.failing[0].message
 
 
-@pytest.mark.parametrize("control,first", [("policy_weight_dropped", "train.loss.total#0"),
-                                           ("weight_decay_dropped", "train.params#0"),
-                                           ("l2_dropped", "train.loss.l2#0")])
-def test_trace_train_controls_name_the_first_divergent_tap(parity_runner, control, first):
+@pytest.mark.parametrize("check_name,control,first", [
+    ("trace.train", "policy_weight_dropped", "train.loss.total#0"),
+    ("trace.train", "weight_decay_dropped", "train.params#0"),
+    ("trace.train", "l2_dropped", "train.loss.l2#0"),
+    ("trace.mcts", "backup_plus_v", "mcts.backup.values#0"),
+    ("trace.mcts", "no_terminal_detection", "mcts.evaluate.leaf_value#"),
+    ("trace.mcts", "c_puct_1", "mcts.select.path#"),
+])
+def test_trace_controls_name_the_first_divergent_tap(parity_runner, check_name, control, first):
     from checks.trace import CHECKS
 
-    check = next(c for c in CHECKS if c.name == "trace.train")
+    check = next(c for c in CHECKS if c.name == check_name)
     ctl = next(c for c in check.controls if c.name == control)
     r = parity_runner.run_control(check, ctl, 0)
     assert r.status.value == "detected", r.message
     assert f"first divergent tap: {first}" in r.message, r.message
+    assert r.failing_components[0] == ctl.expect_components[0]

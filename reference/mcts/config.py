@@ -25,6 +25,7 @@ NOISE_WEIGHT_SCHEDULES = ("decay", "fixed")
 TEMPERATURE_SCHEDULES = ("annealed", "fixed")
 TIE_BREAKS = ("first", "last", "random")
 VALUE_TARGETS = ("alternating", "fixed")
+PERSPECTIVES = ("alternating", "fixed")
 EVALUATORS = ("table", "network")
 PROFILES = ("alphazero_clique", "classic")
 
@@ -105,6 +106,12 @@ class MCTSConfig:
                            ``fixed``: T = temperature_fixed.
       target_eps           pi proportional to (N + target_eps)^(1/T), masked to valid, normalised.
       value_target         training value targets: ``alternating`` (player to move) / ``fixed`` (first).
+    Search perspective (the seed trainer's ``perspective_mode``, spec mcts.md)
+      perspective          ``alternating``: the evaluator's value is for the player to move at the leaf;
+                           ``fixed``: it is player one's, and each parent's edge adds +v when player one is
+                           to move there, -v otherwise. Implemented as the spec's equivalence: a leaf's
+                           evaluator value (the root's too) becomes v * (1 - 2 to_play) before the
+                           alternating backup; exact terminal outcomes are already the mover's.
     Evaluator
       evaluator            ``table`` (the bit-identical hash evaluator) or ``network``.
     """
@@ -140,6 +147,7 @@ class MCTSConfig:
     target_eps: float = 1e-8
     value_target: str = "alternating"
     evaluator: str = "table"
+    perspective: str = "alternating"
 
     def __post_init__(self):
         o = "MCTSConfig"
@@ -170,6 +178,7 @@ class MCTSConfig:
         _choice(o, "temperature_schedule", self.temperature_schedule, TEMPERATURE_SCHEDULES)
         _choice(o, "value_target", self.value_target, VALUE_TARGETS)
         _choice(o, "evaluator", self.evaluator, EVALUATORS)
+        _choice(o, "perspective", self.perspective, PERSPECTIVES)
         for name in ("terminal_detection", "reads_include_root", "root_noise"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{o}: {name} must be a bool, got {name}={getattr(self, name)!r}")

@@ -22,6 +22,7 @@ target_policy = search_jax.target_policy
 select_move = search_jax.select_move
 search = search_jax.search
 search_network = search_jax.search_network
+search_with_evaluator = search_jax.search_with_evaluator
 default_config = search_jax.default_config
 
 COMPONENTS = {
@@ -40,5 +41,6 @@ COMPONENTS = {
     "mcts.select_move": select_move,
     "mcts.search": search,
     "mcts.search_network": search_network,
+    "mcts.search_with_evaluator": search_with_evaluator,
     "mcts.default_config": default_config,
 }

@@ -27,6 +27,11 @@ def search(states, noise, config):
     return search_np.search(states, noise, config)
 
 
+def search_with_evaluator(state, evaluator, noise, config):
+    """The whole search of ONE game with any callable ``evaluator(state) -> (priors (E,), value)``."""
+    return search_np.search_with_evaluator(state, evaluator, noise, config)
+
+
 def search_network(states, noise, config, params):
     """``search`` with the quantised network evaluator (evaluator.py); ``params`` = canonical net params."""
     return search_np.search(states, noise, config, evaluator=NetworkEvaluatorNP(params))
@@ -48,5 +53,6 @@ COMPONENTS = {
     "mcts.select_move": select_move,
     "mcts.search": search,
     "mcts.search_network": search_network,
+    "mcts.search_with_evaluator": search_with_evaluator,
     "mcts.default_config": default_config,
 }

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.tap import tap
 from reference.mcts import config as config_lib
 from reference.mcts import evaluator as evaluator_lib
 from reference.mcts import game_jax, tables
@@ -84,6 +85,7 @@ def _settings(config) -> dict:
         "clip_hi": np.float32(clip[1]),
         "noise_weight": np.float32(config.noise_weight),
         "decay": np.bool_(config.noise_weight_schedule == "decay"),
+        "persp_fixed": np.bool_(config.perspective == "fixed"),
         "num_sims": np.int32(config.num_reads - 1 if config.reads_include_root else config.num_reads),
     }
 
@@ -267,13 +269,19 @@ def _set_node_state(tree, i, s):
                 outcome=tree["outcome"].at[i].set(s["outcome"]))
 
 
-def _evaluate(state, game, params):
+def _evaluate(state, game, params, nums, evaluator=None):
     """(priors (E,), evaluator value, terminal value, done) for one unbatched state; the table evaluator
-    when ``params`` is None, else the quantised policy-value network (evaluator.network_evaluator_jax)."""
-    if params is None:
+    when ``params`` is None, else the quantised policy-value network (evaluator.network_evaluator_jax), or
+    the caller's ``evaluator(one state) -> (priors (E,), value)``. Perspective ``fixed``: the evaluator's
+    value is player one's, turned into the mover's: v * (1 - 2 to_play)."""
+    if evaluator is not None:
+        p, v = evaluator(state)
+        p, v = jnp.reshape(jnp.asarray(p, jnp.float32), (1, -1)), jnp.reshape(jnp.asarray(v, jnp.float32), (1,))
+    elif params is None:
         p, v = evaluator_lib.table_evaluator_jax(_b(state), game)
     else:
         p, v = evaluator_lib.network_evaluator_jax(_b(state), game, params)
+    v = jnp.where(nums["persp_fixed"], v * (1.0 - 2.0 * state["to_play"].astype(jnp.float32)), v)
     tv, done = game_jax.terminal_value(_b(state), game)
     return p[0], v[0], tv[0], done[0]
 
@@ -293,7 +301,7 @@ def _split(config):
     return key, _settings(config)
 
 
-def _search_one(root, noise, nums, key, params=None):
+def _search_one(root, noise, nums, key, params=None, evaluator=None):
     """Search one game (unbatched state dict, noise (E,)); ``key`` the static config, ``nums`` the
     traced numbers (see ``_split``), ``params`` the network's flax variables (None: table evaluator).
     Returns the root statistics."""
@@ -313,7 +321,7 @@ def _search_one(root, noise, nums, key, params=None):
     tree = _set_node_state(tree, 0, root)
 
     # root expansion (the first read when reads_include_root; before the budget otherwise)
-    p0, v0, tv0, done0 = _evaluate(root, game, params)
+    p0, v0, tv0, done0 = _evaluate(root, game, params, nums, evaluator)
     valid0 = game_jax.legal_moves(_b(root), game)[0]
     root_priors = _mix_noise(p0, noise, valid0, root["move_count"], e, nums)
     tree["priors"] = tree["priors"].at[0].set(root_priors)
@@ -356,7 +364,7 @@ def _search_one(root, noise, nums, key, params=None):
             jnp.where(new, slot, tree["children"][c["parent"], c["action"]]))
         tree["next"] = slot + new.astype(jnp.int32)
 
-        p, v, tv, done = _evaluate(leaf_state, game, params)
+        p, v, tv, done = _evaluate(leaf_state, game, params, nums, evaluator)
         v = jnp.where(done & nums["term_det"], tv, v)
         valid = (leaf_state["colours"] == 0) & (leaf_state["outcome"] == 0)
         tree["priors"] = tree["priors"].at[leaf].set(
@@ -367,6 +375,12 @@ def _search_one(root, noise, nums, key, params=None):
         tree["edge_w"] = tree["edge_w"].at[c["path_nodes"], c["path_actions"]].add(dw)
         tree["edge_n"] = tree["edge_n"].at[c["path_nodes"], c["path_actions"]].add(dn)
         tree["node_n"] = tree["node_n"].at[c["path_nodes"]].add(dn).at[leaf].add(1)
+        # taps per simulation, as search_np._tap_simulation (staged only inside a recording: harness.tap;
+        # under the batch vmap JAX records game by game within each simulation)
+        tap("mcts.select.path", jnp.where(jnp.arange(e) < c["depth"], c["path_actions"], -1))
+        tap("mcts.evaluate.leaf_value", v)
+        tap("mcts.backup.values", dw)
+        tap("mcts.root.visits", tree["edge_n"][0])
         return tree
 
     # the trip count must not depend on the game (done0): a batched trip count makes vmap select the whole
@@ -384,8 +398,8 @@ def _search_one(root, noise, nums, key, params=None):
             "priors": jnp.where(done0, 0.0, root_priors)}
 
 
-def _search_batch(states, noise, nums, key, params=None):
-    return jax.vmap(lambda s, z: _search_one(s, z, nums, key, params))(states, noise)
+def _search_batch(states, noise, nums, key, params=None, evaluator=None):
+    return jax.vmap(lambda s, z: _search_one(s, z, nums, key, params, evaluator))(states, noise)
 
 
 # Two compilations of the same program. ``_search`` (the reference used by the checks) asks XLA for its
@@ -393,17 +407,19 @@ def _search_batch(states, noise, nums, key, params=None):
 # (3.8 s -> 1.3 s measured on the loaded 2-core box) dwarfs run time (0.9 ms -> 3.5 ms for 8 games x 32
 # reads). No fast-math either way, so both give the same bits; ``_search_optimized`` (default options)
 # is what ``search_optimized`` and the benchmark use.
-_search = jax.jit(_search_batch, static_argnums=3, compiler_options=FAST_COMPILE)
-_search_optimized = jax.jit(_search_batch, static_argnums=3)
+_search = jax.jit(_search_batch, static_argnums=(3, 5), compiler_options=FAST_COMPILE)
+_search_optimized = jax.jit(_search_batch, static_argnums=(3, 5))
 
 
-def search(states, noise, config, optimized=False, params=None):
+def search(states, noise, config, optimized=False, params=None, evaluator=None):
     """Batched search: states (dict, leading axis B), noise float32 (B, E), config (MCTSConfig).
 
     Returns {"visits" int32 (B, E), "q" float32 (B, E), "w" float32 (B, E), "value" float32 (B,),
     "priors" float32 (B, E)} (see INTERFACE.md). One compile per (game, node bucket, evaluator, batch
     shape): every other setting is traced (``_split``).
-    ``params`` (flax variables of reference/nets) switches to the network evaluator: ``search_network``."""
+    ``params`` (flax variables of reference/nets) switches to the network evaluator: ``search_network``;
+    ``evaluator`` (hashable: it is a static argument of the compiled search) to the caller's evaluator of
+    one state, traced inside the search (``search_with_evaluator`` wraps a non-JAX one in a callback)."""
     _check_config(config, "search")
     if config.evaluator == "network" and params is None:
         raise ValueError("search: config.evaluator='network' needs the network's params: call search_network")
@@ -420,7 +436,7 @@ def search(states, noise, config, optimized=False, params=None):
     if noise.shape != (b, e):
         raise ValueError(f"search: noise must have shape {(b, e)}, got noise.shape={tuple(noise.shape)}")
     key, nums = _split(config)
-    return (_search_optimized if optimized else _search)(states, noise, nums, key, params)
+    return (_search_optimized if optimized else _search)(states, noise, nums, key, params, evaluator)
 
 
 def search_network(states, noise, config, params):
@@ -435,3 +451,44 @@ def search_optimized(states, noise, config):
     """``search`` compiled with XLA's default optimisation (for long runs and the benchmark)."""
     return search(states, noise, config, optimized=True)
 
+
+
+_CALLBACKS: dict = {}  # a non-JAX evaluator -> its pure_callback wrapper (one per evaluator: one compile)
+
+
+def _as_traceable(evaluator, game):
+    """``evaluator`` itself if JAX can trace it, else a ``jax.pure_callback`` wrapper that hands it NumPy
+    arrays and takes back NumPy, JAX or torch arrays (evaluated game by game under the batch vmap)."""
+    e = game.num_edges
+    probe = {"colours": jax.ShapeDtypeStruct((e,), jnp.int32),
+             **{k: jax.ShapeDtypeStruct((), jnp.int32) for k in STATE_KEYS[1:]}}
+    try:
+        jax.eval_shape(evaluator, probe)
+        return evaluator
+    except Exception:  # noqa: BLE001 - anything that cannot be traced goes through the host callback
+        pass
+    if evaluator not in _CALLBACKS:
+        def host(state):
+            p, v = evaluator({k: np.array(x) for k, x in state.items()})  # writable copies (torch warns)
+            conv = lambda x: np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, np.float32)  # noqa: E731
+            return conv(p).reshape(e), conv(v).reshape(())
+
+        def traced(state):
+            shapes = (jax.ShapeDtypeStruct((e,), jnp.float32), jax.ShapeDtypeStruct((), jnp.float32))
+            return jax.pure_callback(host, shapes, state, vmap_method="sequential")
+
+        _CALLBACKS[evaluator] = traced
+    return _CALLBACKS[evaluator]
+
+
+def search_with_evaluator(state, evaluator, noise, config):
+    """The whole search of ONE game with the caller's evaluator (see search_np.search_with_evaluator):
+    ``evaluator(state) -> (priors (E,), value)`` on one state dict. A JAX-traceable evaluator runs inside
+    the compiled search (it must be hashable: one compile per evaluator object); a NumPy / torch one through
+    ``jax.pure_callback``. Returns the root statistics of ``search`` without the batch axis; taps per
+    simulation."""
+    _check_config(config, "search_with_evaluator")
+    batched = {k: jnp.asarray(state[k], jnp.int32)[None] for k in STATE_KEYS}
+    out = search(batched, jnp.asarray(noise, jnp.float32)[None], config,
+                 evaluator=_as_traceable(evaluator, config.game))
+    return {k: v[0] for k, v in out.items()}

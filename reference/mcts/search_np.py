@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 
+from harness.tap import tap
 from reference.mcts import game_np
 from reference.mcts.evaluator import table_evaluator_np
 
@@ -234,9 +235,28 @@ class Diagnostics:
         self.min_rel_margin = min(self.min_rel_margin, float(gap / scale))
 
 
-def _evaluate(state, game, evaluator):
+def _evaluate(state, game, evaluator, config):
+    """(priors (E,), value for the player to move): ``evaluator(states (1, ...), game)``; with
+    ``config.perspective == "fixed"`` the evaluator's value is player one's: v * (1 - 2 to_play)."""
     priors, value = evaluator(game_np.stack([state]), game)
-    return np.asarray(priors, F)[0], float(np.asarray(value)[0])
+    v = float(np.asarray(value)[0])
+    if config.perspective == "fixed":
+        v = v * (1.0 - 2.0 * int(state["to_play"]))
+    return np.asarray(priors, F)[0], v
+
+
+def _plain(x):
+    """NumPy from a NumPy, JAX or torch array (a user's evaluator may answer in any framework)."""
+    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+
+
+def user_evaluator(evaluator):
+    """Adapt ``evaluator(state) -> (priors (E,), value)`` on ONE state (any framework's arrays out) to the
+    batched ``(states, game) -> (priors (1, E), value (1,))`` form of ``search_one``."""
+    def batched(states, game):
+        p, v = evaluator(game_np.take(states, 0))
+        return _plain(p).astype(F)[None], np.reshape(_plain(v).astype(F), (1,))
+    return batched
 
 
 def search_one(state, noise, config, evaluator=table_evaluator_np, diagnostics: Diagnostics | None = None):
@@ -268,10 +288,10 @@ def search_one(state, noise, config, evaluator=table_evaluator_np, diagnostics: 
         tv, done = game_np.terminal_value(node.state, game)
         if done:
             terminal = bool(config.terminal_detection)
-            v = float(tv) if terminal else _evaluate(node.state, game, evaluator)[1]
+            v = float(tv) if terminal else _evaluate(node.state, game, evaluator, config)[1]
         else:
             terminal = False
-            p, v = _evaluate(node.state, game, evaluator)
+            p, v = _evaluate(node.state, game, evaluator, config)
             valid = game_np.legal_moves(node.state, game)
             if node is root:
                 v_root = v
@@ -288,6 +308,8 @@ def search_one(state, noise, config, evaluator=table_evaluator_np, diagnostics: 
             parent.N[a] += dn[0, i]
             parent.visits += 1
         node.visits += 1
+        if path:  # one simulation (the read that expands the root is not one)
+            _tap_simulation([a for _, a in path], v, dw[0], root.N)
     n = root.N
     if config.q_mode == "w_over_1_plus_n":
         q = root.W / (1.0 + n)
@@ -295,6 +317,17 @@ def search_one(state, noise, config, evaluator=table_evaluator_np, diagnostics: 
         q = np.where(n > 0, root.W / np.maximum(n, 1), 0.0)
     value = (v_root + root.W.sum()) / (1.0 + n.sum())
     return n, q, root.W.copy(), value, root.priors
+
+
+def _tap_simulation(actions, leaf_value, dw, root_visits):
+    """The taps of one simulation (the same in search_jax / search_torch): the selected path (actions from
+    the root, -1 padded to E), the leaf's value for its mover (exact outcome if terminal, before the
+    terminal weight), the backed-up increments of W per path edge, the root's visit counts after it."""
+    e = len(dw)
+    tap("mcts.select.path", np.array(list(actions) + [-1] * (e - len(actions)), np.int32))
+    tap("mcts.evaluate.leaf_value", np.float64(leaf_value))
+    tap("mcts.backup.values", np.asarray(dw, F))
+    tap("mcts.root.visits", np.asarray(root_visits, np.int32))
 
 
 def search(states, noise, config, evaluator=None, diagnostics: Diagnostics | None = None):
@@ -314,3 +347,13 @@ def search(states, noise, config, evaluator=None, diagnostics: Diagnostics | Non
             "w": np.stack([o[2] for o in outs]),
             "value": np.array([o[3] for o in outs], F),
             "priors": np.stack([o[4] for o in outs])}
+
+
+def search_with_evaluator(state, evaluator, noise, config):
+    """The whole search of ONE game with the caller's evaluator: ``evaluator(state) -> (priors (E,), value)``
+    for one state dict (``colours`` (E,), ``to_play``, ``move_count``, ``outcome``), answering in NumPy, JAX
+    or torch; value for the player to move (``config.perspective == "fixed"``: player one's). noise (E,).
+    Returns {"visits" int32 (E,), "q" (E,), "w" (E,), "value" (), "priors" (E,)}; taps per simulation."""
+    batched = game_np.stack([{k: np.asarray(v) for k, v in state.items()}])
+    out = search(batched, np.asarray(noise, F)[None], config, evaluator=user_evaluator(evaluator))
+    return {k: v[0] for k, v in out.items()}

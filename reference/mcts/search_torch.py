@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from harness.tap import active as tap_active
+from harness.tap import tap
 from reference.mcts import config as config_lib
 from reference.mcts import game_torch
 from reference.mcts.evaluator import network_evaluator_torch, table_evaluator_torch
@@ -191,18 +193,26 @@ def _gather_state(tree, bidx, node):
     return {k: tree[k][bidx, node] for k in STATE_KEYS}
 
 
-def _evaluate(state, game, params):
-    """Table evaluator (params None) or the quantised policy-value network (evaluator.network_evaluator_torch)."""
-    if params is None:
+def _evaluate(state, game, params, config, evaluator=None):
+    """Table evaluator (params None), the quantised policy-value network (evaluator.network_evaluator_torch),
+    or the caller's ``evaluator(one state) -> (priors (E,), value)`` game by game. ``config.perspective``
+    ``fixed``: the evaluator's value is player one's, turned into the mover's: v * (1 - 2 to_play)."""
+    if evaluator is not None:
+        outs = [evaluator({k: state[k][i] for k in STATE_KEYS}) for i in range(state["colours"].shape[0])]
+        p = torch.stack([_t(o[0], torch.float32).reshape(-1) for o in outs])
+        v = torch.stack([_t(o[1], torch.float32).reshape(()) for o in outs])
+    elif params is None:
         p, v = table_evaluator_torch(state, game)
     else:
         p, v = network_evaluator_torch(state, game, params)
+    if config.perspective == "fixed":
+        v = v * (1.0 - 2.0 * state["to_play"].to(torch.float32))
     tv, done = game_torch.terminal_value(state, game)
     return p, v, tv, done
 
 
 @torch.no_grad()
-def search(states, noise, config, params=None):
+def search(states, noise, config, params=None, evaluator=None):
     """Batched search: states (dict, leading axis B), noise float32 (B, E), config.
 
     Returns {"visits" int32 (B, E), "q" float32 (B, E), "w" float32 (B, E), "value" float32 (B,),
@@ -240,7 +250,7 @@ def search(states, noise, config, params=None):
     nxt = torch.ones((b,), dtype=torch.int64)
 
     # root expansion (the first read when reads_include_root; before the budget otherwise)
-    p0, v0, tv0, done0 = _evaluate(root, game, params)
+    p0, v0, tv0, done0 = _evaluate(root, game, params, config, evaluator)
     valid0 = game_torch.legal_moves(root, game)
     legal[:, 0] = valid0
     root_priors = mix_noise(p0, noise, valid0, root["move_count"], config)
@@ -288,7 +298,7 @@ def search(states, noise, config, params=None):
         children[bidx, parent, action] = torch.where(new, nxt, children[bidx, parent, action])
         nxt = nxt + new.to(torch.int64)
 
-        p, v, tv, done = _evaluate(leaf_state, game, params)
+        p, v, tv, done = _evaluate(leaf_state, game, params, config, evaluator)
         if config.terminal_detection:
             v = torch.where(done, tv, v)
         valid = (leaf_state["colours"] == 0) & (leaf_state["outcome"] == 0)[:, None]
@@ -304,6 +314,13 @@ def search(states, noise, config, params=None):
         edge_n.index_put_((bb, path_nodes, path_actions), dn, accumulate=True)
         node_n.index_put_((bb, path_nodes), dn, accumulate=True)
         node_n.index_put_((bidx, leaf), active.to(torch.int32), accumulate=True)
+        if tap_active():  # per simulation, as search_np._tap_simulation (games of a batch one after another)
+            on_path = torch.arange(e)[None, :] < depth[:, None]
+            for i in range(b):
+                tap("mcts.select.path", torch.where(on_path[i], path_actions[i], -1).to(torch.int32))
+                tap("mcts.evaluate.leaf_value", v[i])
+                tap("mcts.backup.values", dw[i])
+                tap("mcts.root.visits", edge_n[i, 0])
 
     n = edge_n[:, 0]
     w = edge_w[:, 0]
@@ -325,3 +342,12 @@ def search_network(states, noise, config, params):
     if params is None:
         raise ValueError("search_network: params must be a PolicyValueNet, got params=None")
     return search(states, noise, config.replace(evaluator="network"), params=params)
+
+
+def search_with_evaluator(state, evaluator, noise, config):
+    """The whole search of ONE game with the caller's evaluator (see search_np.search_with_evaluator):
+    ``evaluator(state) -> (priors (E,), value)`` on one state dict of tensors, answering in torch, NumPy or
+    JAX. Returns the root statistics of ``search`` without the batch axis; taps per simulation."""
+    batched = {k: _t(state[k]).to(torch.int32)[None] for k in STATE_KEYS}
+    out = search(batched, _t(noise).to(torch.float32)[None], config, evaluator=evaluator)
+    return {k: v[0] for k, v in out.items()}

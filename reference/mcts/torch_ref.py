@@ -22,6 +22,7 @@ target_policy = search_torch.target_policy
 select_move = search_torch.select_move
 search = search_torch.search
 search_network = search_torch.search_network
+search_with_evaluator = search_torch.search_with_evaluator
 default_config = search_torch.default_config
 
 COMPONENTS = {
@@ -40,5 +41,6 @@ COMPONENTS = {
     "mcts.select_move": select_move,
     "mcts.search": search,
     "mcts.search_network": search_network,
+    "mcts.search_with_evaluator": search_with_evaluator,
     "mcts.default_config": default_config,
 }
