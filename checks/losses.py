@@ -52,6 +52,46 @@ def loss_case(seed, b=B, spread=30.0, zero_params=False):
     }
 
 
+def _near_mask(seed):
+    """B = 1, E = 64: one dominant action (p ~ 1) and 63 at p ~ e^-30, whose targets sit just above (31 x 5e-7)
+    and just below (32 x 9e-8) the 1e-7 mask threshold; each entry in or out of the mask moves the loss by
+    t * 18.4. A threshold x10 / x0.1 then changes the loss by 2.9e-4 / 5.3e-5: 28x / 5x the float32 absolute
+    tolerance 1e-5 (in the main case the same entries are ~1e-6 of a loss ~2, far inside rtol)."""
+    rng = np.random.default_rng(seed + 7)
+    e = 64
+    logits = np.full((1, e), -30.0) + rng.uniform(-0.5, 0.5, size=(1, e))
+    logits[0, 0] = 0.0
+    t = np.zeros((1, e))
+    idx = rng.permutation(np.arange(1, e))
+    t[0, idx[:31]] = 5e-7
+    t[0, idx[31:]] = 9e-8
+    t[0, 0] = 1.0 - t.sum()
+    return logits.astype(np.float32), t.astype(np.float32)
+
+
+def policy_case(seed):
+    """The loss case plus the near-mask regime (``near_mask_logits`` / ``near_mask_target``)."""
+    case = loss_case(seed)
+    case["near_mask_logits"], case["near_mask_target"] = _near_mask(seed)
+    return case
+
+
+def _policy_run(c, k):
+    out = {}
+    for comp in ("losses.policy", "losses.policy_log_softmax"):
+        main = c[comp](k["logits"], k["policy_target"])
+        out[comp] = (main, c[comp](k["near_mask_logits"], k["near_mask_target"])) if "near_mask_target" in k else main
+    return out
+
+
+def _l2_run(c, k):
+    """l2 at the spec's coeff 1e-5 and at coeff 1: at 1e-5 the whole term (~2e-4) is 20 absolute tolerances
+    wide, so a part of it (a zero tensor's norm, one parameter dropped) could hide; at coeff 1 the sum of norms
+    (~20) is compared to rtol 1.3e-6."""
+    return {"losses.l2": (c["losses.l2"](k["params"]), c["losses.l2"](k["params"], 1.0)),
+            "losses.grad": c["losses.grad"](*_args(k))[1]["params"]}
+
+
 def _strategy():
     """Logits with spreads up to 100, targets with exact zeros, batch size 1 or 8, zero parameters."""
     from hypothesis import strategies as st
@@ -191,13 +231,12 @@ CHECKS = [
     Check(
         name="losses.policy",
         components=("losses.policy", "losses.policy_log_softmax"),
-        inputs=loss_case,
-        run=lambda c, k: {"losses.policy": c["losses.policy"](k["logits"], k["policy_target"]),
-                          "losses.policy_log_softmax": c["losses.policy_log_softmax"](k["logits"], k["policy_target"])},
+        inputs=policy_case,
+        run=_policy_run,
         by_component=True,
         strategy=_strategy,
         description="seed policy loss -t log(softmax + 1e-8) masked at t > 1e-7, and the log_softmax variant, "
-                    "at logit spread 30",
+                    "at logit spread 30 and with targets just above / below the mask threshold",
         controls=(
             Control("log_softmax_swapped_in", "log_softmax in place of log(softmax + 1e-8) (whole units apart "
                     "at spread 30)", {"losses.policy": _jax_log_softmax_policy}, target="jax"),
@@ -225,11 +264,11 @@ CHECKS = [
         name="losses.l2",
         components=("losses.l2", "losses.grad"),
         inputs=loss_case,
-        run=lambda c, k: {"losses.l2": c["losses.l2"](k["params"]),
-                          "losses.grad": c["losses.grad"](*_args(k))[1]["params"]},
+        run=_l2_run,
         by_component=True,
         strategy=_strategy,
-        description="1e-5 * sum of Frobenius norms (not squared); its gradient is 0, not NaN, at a zero tensor",
+        description="1e-5 * sum of Frobenius norms (not squared; also at coeff 1); its gradient is 0, not NaN, "
+                    "at a zero tensor",
         controls=(
             Control("squared_l2", "sum of SQUARED norms", {"losses.l2": _torch_l2_squared}, target="torch"),
             Control("squared_l2_jax", "sum of SQUARED norms", {"losses.l2": _jax_l2_squared}, target="jax"),

@@ -5,6 +5,7 @@
     parity list   [-k EXPR]
     parity fixtures regen  [-k EXPR] [--seed N]
     parity fixtures verify [-k EXPR]
+    parity mutate --area AREA | --module PATH [--function NAME] [--jobs N] [--budget S] [--list] [--out DIR]
 
 Exit codes: 0 every result is pass / not_provided / known_difference / detected; 1 a divergence (fail,
 error, or a missed negative control); 2 a usage or configuration error (a port that does not import, an
@@ -51,7 +52,16 @@ def _parser() -> argparse.ArgumentParser:
         f.add_argument("-k", dest="keyword", default=None)
         f.add_argument("--seed", type=int, default=0)
         f.add_argument("--dir", default=None, help="fixture directory (default: the project's fixtures/)")
+    _mutate_parser(sub)
     return p
+
+
+def _mutate_parser(sub) -> None:
+    """``parity mutate``: the catalogue's own mutation score (harness/mutate.py)."""
+    from .mutate import add_arguments
+
+    add_arguments(sub.add_parser("mutate", help="mutate the references, run the catalogue on each mutant, "
+                                 "write mutation.json / mutation.md"))
 
 
 def _setup(args):
@@ -134,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "fixtures":
             return _fixtures(args, out)
+        if args.cmd == "mutate":
+            from . import mutate
+
+            return mutate.main(args, out, command=command)
         results, notes = _run(args, out)
         from .report import exit_code, write
 

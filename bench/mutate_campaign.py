@@ -1,0 +1,108 @@
+"""Mutation campaign over the references, cheap scopes first, with a time budget (pytest-free).
+
+    nice -n 10 .venv/bin/python bench/mutate_campaign.py --preset cheap --frameworks torch --budget 1800
+    nice -n 10 .venv/bin/python bench/mutate_campaign.py --preset all --jobs 2 --budget 14400
+
+Each scope is ``(module, top-level definitions)``; the mutants of every scope are run by ``harness.mutate``
+(worker processes, a timeout per mutant) and written as one report (``--out``, default
+bench/results/mutation/: mutation.json + mutation.md). What the budget did not reach is listed ``not_run``
+with the measured mutants per minute, so the cost of the rest can be projected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+# the small pure functions of each area: cheap checks, no whole-loop compile
+CHEAP = [
+    ("reference/losses/{fw}_ref.py", ()),
+    ("reference/train/{fw}_ref.py", ("warmup_steps", "warmup_lambda", "warmup_schedule", "warmup_lrs", "clip", "_clip",
+                                     "plateau", "_plateau", "early_stopping", "early_stopping_update", "EarlyStopping",
+                                     "value_targets", "make_examples", "WARMUP_FRACTION")),
+    ("reference/train/np_ref.py", ("WARMUP_FRACTION", "PERSPECTIVES")),
+    ("reference/eggroll/{fw}_ref.py", ("noise_epoch", "pair_index_sign", "lowrank_noise", "_lowrank_from_z",
+                                       "fullrank_noise", "_fullrank_from_eps", "_fullrank_from_z", "shape_fitness",
+                                       "_shape_fitness", "lowrank_update", "fullrank_update")),
+    ("reference/mcts/search_{fw}.py", ("puct_scores", "_puct", "backup", "_backup", "temperature",
+                                       "target_policy", "select_move", "mix_noise", "_mix_noise", "noise_alpha",
+                                       "mask_renorm", "_settings", "_lookup", "_argmax")),
+    ("reference/mcts/tables.py", ()),
+]
+ALL = CHEAP + [
+    ("reference/train/{fw}_ref.py", ()),
+    ("reference/eggroll/{fw}_ref.py", ()),
+    ("reference/eggroll/config.py", ()),
+    ("reference/mcts/search_{fw}.py", ()),
+    ("reference/mcts/game_{fw}.py", ()),
+    ("reference/mcts/config.py", ()),
+    ("reference/nets/{fw}_ref.py", ()),
+]
+
+
+def scopes_sites(scopes, frameworks, kinds):
+    from harness import mutate
+
+    out, seen = [], set()
+    for fw in frameworks:
+        for pattern, functions in scopes:
+            path = pattern.format(fw=fw)
+            if not os.path.isfile(os.path.join(mutate.ROOT, path)):
+                continue
+            for s in mutate.sites([path], kinds, (fw,), functions):
+                if s.id not in seen and s.framework == fw:
+                    seen.add(s.id)
+                    out.append(s)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", choices=("cheap", "all"), default="cheap")
+    p.add_argument("--frameworks", default="torch,jax")
+    p.add_argument("--kinds", default="constant,operator")
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=180.0)
+    p.add_argument("--budget", type=float, default=1800.0)
+    p.add_argument("--first-kill", action="store_true")
+    p.add_argument("--list", action="store_true", help="count the mutants per area and stop")
+    p.add_argument("--out", default=os.path.join(HERE, "results", "mutation"))
+    args = p.parse_args(argv)
+    from harness import mutate
+
+    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    ss = scopes_sites(CHEAP if args.preset == "cheap" else ALL, frameworks, kinds)
+    if args.list:
+        counts: dict = {}
+        for s in ss:
+            counts[(s.area, s.framework)] = counts.get((s.area, s.framework), 0) + 1
+        for k, v in sorted(counts.items()):
+            print(f"{k[0]:>10} {k[1]:>6}: {v}")
+        print(f"{len(ss)} mutants")
+        return 0
+    t0 = time.perf_counter()
+
+    def progress(o):
+        print(f"{o.status:>10}  {o.site.id}  {', '.join(o.killed_by)}  [{o.seconds:.1f} s]", flush=True)
+
+    outcomes, left = mutate.run_sites(ss, jobs=args.jobs, timeout=args.timeout, budget=args.budget,
+                                      first_kill=args.first_kill, progress=progress)
+    mutate.apply_equivalents(outcomes, mutate.load_equivalents())
+    secs = time.perf_counter() - t0
+    cmd = "bench/mutate_campaign.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    js, md = mutate.write_report(args.out, outcomes, left, command=cmd, seconds=secs, jobs=args.jobs)
+    rate = len(outcomes) / (secs / 60) if secs else 0
+    print(f"{len(outcomes)} mutants in {secs:.0f} s ({rate:.1f} / min); {len(left)} not run "
+          f"(~{len(left) / rate:.0f} min more at this rate)" if rate else "")
+    print(f"wrote {js} and {md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

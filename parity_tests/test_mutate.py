@@ -1,0 +1,89 @@
+"""`parity mutate` on a tiny scope: a few mutants of one small torch function, in this process."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from harness import mutate
+from harness.base import ParityError
+from harness.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POLICY = "reference/losses/torch_ref.py"
+
+
+@pytest.fixture(autouse=True)
+def _cwd(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def _sites(ops):
+    ss = mutate.sites([POLICY], frameworks=("torch",), functions=["policy_loss"])
+    return [s for s in ss if s.op in ops]
+
+
+def test_sites_are_stable_and_skip_structure():
+    ss = mutate.sites([POLICY], frameworks=("torch",), functions=["policy_loss"])
+    ids = [s.id for s in ss]
+    assert len(ids) == len(set(ids)) and ids == [s.id for s in mutate.sites([POLICY], frameworks=("torch",),
+                                                                          functions=["policy_loss"])]
+    assert {s.op for s in ss} >= {"compare", "drop_sign", "add_sub", "drop_term"}
+    assert not any(s.original == "-1" for s in ss)  # dim=-1 is an axis, not a constant of the spec
+    consts = mutate.sites([POLICY], kinds=("constant",), frameworks=("torch",))
+    assert {(s.scope, s.original, s.mutated) for s in consts} >= {("<module>", "1e-08", "1e-09"),
+                                                                   ("<module>", "1e-08", "-1e-08")}
+    s = next(s for s in consts if s.top == "EPS")
+    assert mutate.affected_components(s) == ["losses.grad", "losses.policy", "losses.total", "train.trajectory"]
+
+
+def test_mutant_is_a_port_and_leaves_the_reference_untouched():
+    import torch
+
+    from reference.losses import torch_ref
+
+    before = torch_ref.policy_loss
+    site = _sites({"drop_sign"})[0]
+    m = mutate.load_mutant(site, "torch")
+    assert m.role == "port" and m.framework == "torch" and m.name == "mutant"
+    z, t = torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5, 0.5]])
+    assert float(m.components["losses.policy"](z, t)) == pytest.approx(-float(before(z, t)))
+    import sys
+
+    assert sys.modules["reference.losses.torch_ref"] is torch_ref and torch_ref.policy_loss is before
+
+
+def test_run_kills_a_sign_mutant_and_reports(tmp_path):
+    ss = _sites({"drop_sign", "compare"})
+    outcomes, left = mutate.run_sites(ss, jobs=0, timeout=120)
+    assert not left
+    by_op = {o.site.op: o for o in outcomes}
+    killed = by_op["drop_sign"]
+    assert killed.status == "killed" and "losses.policy" in killed.killed_by and killed.named_precisely
+    # target > 1e-7 vs >= 1e-7: no float32 input tells them apart within tolerance -> survives unless listed
+    survived = by_op["compare"]
+    assert survived.status == "survived"
+    mutate.apply_equivalents(outcomes, {survived.site.id: "a target of exactly 1e-7 adds < 2e-6"})
+    assert survived.status == "equivalent"
+    js, md = mutate.write_report(str(tmp_path), outcomes, [], command="test", seconds=1.0, jobs=0)
+    data = json.loads(open(js).read())
+    assert data["areas"]["losses"]["score"] == 1.0 and data["areas"]["losses"]["equivalent"] == 1
+    assert "Equivalent (reviewed)" in open(md).read()
+
+
+def test_cli_list_and_errors(capsys, tmp_path):
+    rc = main(["mutate", "--module", POLICY, "--function", "policy_loss", "--frameworks", "torch", "--list"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "policy_loss::drop_sign::-target -> target" in out and "mutant(s)" in out
+    assert main(["mutate", "--area", "nope", "--list"]) == 2
+    assert "unknown area" in capsys.readouterr().err
+    bad = tmp_path / "eq.json"
+    bad.write_text('{"x": ""}')
+    assert main(["mutate", "--module", POLICY, "--list", "--equivalent", str(bad)]) == 2
+
+
+def test_reviewed_equivalents_file_is_valid():
+    eq = mutate.load_equivalents()
+    assert all(k.startswith("reference/") and v.strip() for k, v in eq.items())
