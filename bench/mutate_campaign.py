@@ -61,6 +61,18 @@ def scopes_sites(scopes, frameworks, kinds):
     return out
 
 
+def sample(ss, n):
+    """At most ``n`` mutants per (area, framework), evenly spread (deterministic)."""
+    groups: dict = {}
+    for s in ss:
+        groups.setdefault((s.area, s.framework), []).append(s)
+    keep = set()
+    for g in groups.values():
+        step = max(1.0, len(g) / n)
+        keep |= {g[int(i * step)].id for i in range(min(n, len(g)))}
+    return [s for s in ss if s.id in keep]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=("cheap", "all"), default="cheap")
@@ -70,6 +82,9 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=180.0)
     p.add_argument("--budget", type=float, default=1800.0)
     p.add_argument("--first-kill", action="store_true")
+    p.add_argument("--areas", default="", help="only these areas (comma separated; default all of the preset)")
+    p.add_argument("--sample", type=int, default=0, help="at most this many mutants per (area, framework), evenly "
+                   "spread over the list (0: all)")
     p.add_argument("--list", action="store_true", help="count the mutants per area and stop")
     p.add_argument("--out", default=os.path.join(HERE, "results", "mutation"))
     args = p.parse_args(argv)
@@ -78,6 +93,10 @@ def main(argv=None) -> int:
     frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     ss = scopes_sites(CHEAP if args.preset == "cheap" else ALL, frameworks, kinds)
+    if args.areas:
+        ss = [s for s in ss if s.area in args.areas.split(",")]
+    if args.sample:
+        ss = sample(ss, args.sample)
     if args.list:
         counts: dict = {}
         for s in ss:

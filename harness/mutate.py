@@ -62,7 +62,7 @@ _NO_SWAP = {"isinstance", "getattr", "setattr", "hasattr", "range", "print", "zi
             "TypeError", "NotImplementedError", "RuntimeError", "KeyError", "dict", "tuple", "list", "reshape",
             "view", "astype", "to", "full", "zeros", "ones", "empty", "arange", "permute", "transpose",
             "broadcast_to", "expand", "tile", "repeat", "split", "fold_in", "replace", "get", "partial",
-            "einsum", "where_fn", "update", "format", "join", "startswith", "cast", "dataclass", "field"}
+            "einsum", "where_fn", "update", "format", "join", "startswith", "cast", "dataclass", "field", "tap"}
 _ERRORS = {"ValueError", "TypeError", "NotImplementedError", "RuntimeError", "KeyError", "ParityError",
            "AssertionError", "IndexError"}
 
@@ -830,6 +830,9 @@ class Worker:
                 if r.status in (Status.FAIL, Status.ERROR):
                     out.rows.append({"check": r.check, "pair": list(r.pair), "status": r.status.value,
                                      "failing_components": list(r.failing_components),
+                                     "check_components": list(check.components),
+                                     "precise": _row_precise(r.failing_components, check.components, comps,
+                                                             mutant.components),
                                      "message": r.message.splitlines()[0][:300] if r.message else ""})
                     if r.check not in out.killed_by:
                         out.killed_by.append(r.check)
@@ -844,6 +847,14 @@ class Worker:
         return out
 
 
+def _row_precise(failing, check_components, affected, known) -> bool:
+    """Every name in a failing row reaches the mutation; a name that is no component (a trace check's tap
+    group, ``train.loss`` of ``train.trajectory``) counts when every component of its check does."""
+    allowed = set(affected)
+    own = set(check_components) <= allowed
+    return all(n in allowed or (n not in known and own) for n in failing)
+
+
 def named_precisely(rows: list[dict], components: list[str]) -> bool | None:
     """Did the killing rows name only components that reach the mutated code?
 
@@ -853,7 +864,7 @@ def named_precisely(rows: list[dict], components: list[str]) -> bool | None:
     if not fails:
         return None
     allowed = set(components)
-    return all(set(r["failing_components"]) <= allowed for r in fails)
+    return all(r.get("precise", set(r["failing_components"]) <= allowed) for r in fails)
 
 
 def _worker_main(conn, seed: int, first_kill: bool) -> None:  # pragma: no cover - runs in a subprocess
