@@ -103,9 +103,25 @@ def _sign_inputs(seed):
 
 
 def _run_sign(c, case):
-    k, s = c["eggroll.pair_index_sign"](case["population"])
-    keys = c["eggroll.member_keys"](case["es_key"], case["num_params"], case["tau"], k)
-    return {"pair_index": _i64(k), "sign": _i64(s), "keys": _keys_u32(keys)}
+    out = {}
+    if "eggroll.pair_index_sign" in c:
+        k, s = c["eggroll.pair_index_sign"](case["population"])
+        out.update(pair_index=_i64(k), sign=_i64(s))
+    else:
+        k = c.asarray(_pairs(int(case["population"])))
+    if "eggroll.member_keys" in c:
+        keys = _keys_u32(c["eggroll.member_keys"](case["es_key"], case["num_params"], case["tau"], k))
+        out["keys"] = _key_structure(keys) if c.native_rng else keys
+    return out
+
+
+def _key_structure(keys):
+    """A native random stream's keys by structure (``native_rng``): the two members of a pair share their
+    key, and keys differ across pairs and parameters. keys (P, N, 2)."""
+    flat = keys.reshape(keys.shape[0], keys.shape[1], -1)
+    shared = np.all(flat[:, 0::2] == flat[:, 1::2], axis=-1)
+    distinct = len({row.tobytes() for row in flat[:, 0::2].reshape(-1, flat.shape[-1])}) == shared.size
+    return {"pair_shares_key": shared, "pairs_and_params_distinct": np.bool_(distinct)}
 
 
 def _halves(orig):
@@ -150,9 +166,21 @@ def _run_reuse(c, case):
         for t in range(case["epochs"]):
             tau = c["eggroll.noise_epoch"](t, r)
             taus.append(int(_i64(tau)))
-            keys.append(_keys_u32(c["eggroll.member_keys"](case["es_key"], case["num_params"], tau, case["pair_index"])))
-        out[f"R{r}"] = {"tau": np.asarray(taus, np.int64), "keys": np.stack(keys)}
+            if "eggroll.member_keys" in c:
+                keys.append(_keys_u32(c["eggroll.member_keys"](case["es_key"], case["num_params"], tau,
+                                                               case["pair_index"])))
+        out[f"R{r}"] = {"tau": np.asarray(taus, np.int64)}
+        if keys:
+            keys = np.stack(keys)
+            out[f"R{r}"]["keys"] = _reuse_structure(keys) if c.native_rng else keys
     return out
+
+
+def _reuse_structure(keys):
+    """A native stream's keys by structure: same[t, u] is True iff epochs t and u draw the same noise (the
+    reuse windows: R = 0 one set for ever, R = 1 fresh each epoch, R = 2 pairs of epochs...)."""
+    flat = keys.reshape(keys.shape[0], -1)
+    return {"same_noise": np.all(flat[:, None, :] == flat[None, :, :], axis=-1)}
 
 
 def _r0_fresh(orig):
@@ -177,10 +205,42 @@ def _layout_inputs(seed):
 
 
 def _run_layout(c, case):
-    a, b = c["eggroll.lowrank_noise"](case["keys"], case["signs"], case["shape"], case["rank"], case["sigma"])
-    e = c["eggroll.fullrank_noise"](case["keys"], case["signs"], case["bias_shape"], case["sigma"])
-    e2 = c["eggroll.fullrank_noise"](case["keys"], case["signs"], case["full_shape"], case["sigma"])
-    return {"A": a, "B": b, "E_bias": e, "E_matrix": e2}
+    if c.native_rng:
+        return _layout_structure(c, case)
+    out = {}
+    if "eggroll.lowrank_noise" in c:
+        out["A"], out["B"] = c["eggroll.lowrank_noise"](case["keys"], case["signs"], case["shape"], case["rank"],
+                                                        case["sigma"])
+    if "eggroll.fullrank_noise" in c:
+        out["E_bias"] = c["eggroll.fullrank_noise"](case["keys"], case["signs"], case["bias_shape"], case["sigma"])
+        out["E_matrix"] = c["eggroll.fullrank_noise"](case["keys"], case["signs"], case["full_shape"], case["sigma"])
+    return out
+
+
+def _layout_structure(c, case):
+    """A native stream's noise by structure (``native_rng``): with the two members of each pair given one
+    key, A and E are antithetic (A_{2k+1} = -A_{2k}) and B is shared; the same key gives the same noise;
+    shapes as the spec's. Scales and distributions: eggroll.stats.noise."""
+    keys = _keys_u32(case["keys"])
+    paired = c.asarray(np.repeat(keys[0::2], 2, axis=0))
+    f = lambda x: _np(x).astype(np.float64)  # noqa: E731
+    out = {}
+    if "eggroll.lowrank_noise" in c:
+        a, b = (f(x) for x in c["eggroll.lowrank_noise"](paired, case["signs"], case["shape"], case["rank"],
+                                                          case["sigma"]))
+        a2, b2 = (f(x) for x in c["eggroll.lowrank_noise"](paired, case["signs"], case["shape"], case["rank"],
+                                                            case["sigma"]))
+        out["lowrank"] = {"A_shape": np.asarray(a.shape), "B_shape": np.asarray(b.shape),
+                          "A_antithetic": np.bool_(np.array_equal(a[0::2], -a[1::2])),
+                          "B_shared_in_pair": np.bool_(np.array_equal(b[0::2], b[1::2])),
+                          "B_differs_across_pairs": np.bool_(not np.array_equal(b[0], b[2])),
+                          "same_key_same_noise": np.bool_(np.array_equal(a, a2) and np.array_equal(b, b2))}
+    if "eggroll.fullrank_noise" in c:
+        for name, shape in (("bias", case["bias_shape"]), ("matrix", case["full_shape"])):
+            e = f(c["eggroll.fullrank_noise"](paired, case["signs"], shape, case["sigma"]))
+            out[f"E_{name}"] = {"shape": np.asarray(e.shape), "antithetic": np.bool_(np.array_equal(e[0::2], -e[1::2])),
+                                "differs_across_pairs": np.bool_(not np.array_equal(e[0], e[2]))}
+    return out
 
 
 def _layout_strategy():
@@ -229,8 +289,12 @@ def _forward_inputs(seed):
 
 
 def _run_forward(c, case):
-    return {"eggroll.forward": c["eggroll.forward"](case["x"], case["w"], case["a"], case["b"]),
-            "eggroll.forward_xw": c["eggroll.forward_xw"](case["x2"], case["w2"], case["a2"], case["b2"])}
+    out = {}
+    if "eggroll.forward" in c:
+        out["eggroll.forward"] = c["eggroll.forward"](case["x"], case["w"], case["a"], case["b"])
+    if "eggroll.forward_xw" in c:
+        out["eggroll.forward_xw"] = c["eggroll.forward_xw"](case["x2"], case["w2"], case["a2"], case["b2"])
+    return out
 
 
 def _as_dtype(case, dtype):
@@ -598,6 +662,7 @@ def _traj_excluded_trained(cfg):
 # ====================================================================================== statistics
 
 STATS_N, STATS_SHAPE, STATS_RANK = 128, (16, 8), 4
+STATS_BIAS = (8,)  # a 1-D parameter: 128 x 8 full-rank noise entries
 
 
 def _stats_inputs(seed):
@@ -607,15 +672,24 @@ def _stats_inputs(seed):
 
 def _run_stats(c, case):
     keys = c["eggroll.member_keys"](case["es_key"], 1, 0, case["pair_index"])[0]
-    A, B = c["eggroll.lowrank_noise"](keys, case["signs"], case["shape"], case["rank"], case["sigma"])
-    A, B = _np(A).astype(np.float64), _np(B).astype(np.float64)
     s = _np(case["signs"]).astype(np.float64)
-    a_std = A / (case["sigma"] * s[:, None, None] / math.sqrt(case["rank"]))
-    return {"A_entries": a_std.ravel(), "B_entries": B.ravel(),
+    out = {}
+    if "eggroll.lowrank_noise" in c:
+        A, B = c["eggroll.lowrank_noise"](keys, case["signs"], case["shape"], case["rank"], case["sigma"])
+        A, B = _np(A).astype(np.float64), _np(B).astype(np.float64)
+        a_std = A / (case["sigma"] * s[:, None, None] / math.sqrt(case["rank"]))
+        out["eggroll.lowrank_noise"] = {
+            "A_entries": a_std.ravel(), "B_entries": B.ravel(),
             # antithetic structure: both are exactly 0 for a correct sampler
             "pair_sum_A": (A[0::2] + A[1::2]).ravel(), "pair_diff_B": (B[0::2] - B[1::2]).ravel(),
             # independence across pairs: products of neighbouring pairs' entries (mean 0, variance 1)
             "cross_pair_B": (B[0:-2:2] * B[2::2]).ravel()}
+    if "eggroll.fullrank_noise" in c:
+        # full-rank (bias) noise standardised by sigma s: N(0, 1), whatever the parameter's size (a port
+        # dividing 1-D noise by sqrt(numel) or sqrt(r) fails here even with its own random stream)
+        E = _np(c["eggroll.fullrank_noise"](keys, case["signs"], STATS_BIAS, case["sigma"])).astype(np.float64)
+        out["eggroll.fullrank_noise"] = {"E_bias_entries": (E / (case["sigma"] * s[:, None])).ravel()}
+    return out
 
 
 def _uniform_noise(orig):
@@ -687,6 +761,7 @@ CHECKS = [
         name="eggroll.noise.sign_alternation",
         components=("eggroll.pair_index_sign", "eggroll.member_keys"),
         inputs=_sign_inputs, run=_run_sign, mode=Exact(),
+        optional=("eggroll.pair_index_sign", "eggroll.member_keys"), rng="adapts",
         description="pairs interleaved (2k, 2k+1): k = i // 2, s = +1/-1, both members of a pair share a key",
         controls=(
             Control("halves", "pairs as halves (i, i + N/2) instead of interleaved (2k, 2k+1)",
@@ -699,6 +774,7 @@ CHECKS = [
         name="eggroll.noise.reuse",
         components=("eggroll.noise_epoch", "eggroll.member_keys"),
         inputs=_reuse_inputs, run=_run_reuse, mode=Exact(), strategy=_reuse_strategy,
+        optional=("eggroll.member_keys",), rng="adapts",
         description="tau(t) = 0 if R == 0 else t // R and member keys fold_in(fold_in(key_p, tau), k) "
                     "for R in {0, 1, 2, 3}, epochs 0..6 (R = 0: one frozen noise set)",
         controls=(
@@ -710,6 +786,7 @@ CHECKS = [
         name="eggroll.noise.layout",
         components=("eggroll.lowrank_noise", "eggroll.fullrank_noise"),
         inputs=_layout_inputs, run=_run_layout, mode=Tolerance(), strategy=_layout_strategy,
+        optional=("eggroll.lowrank_noise", "eggroll.fullrank_noise"), rng="adapts",
         description="Z = normal(key, (a + b, r)); B = Z[:b], A = (sigma s / sqrt r) Z[b:]; E = sigma s eps",
         controls=(
             Control("ab_rows_swapped", "A from the first a rows of Z, B from the rest",
@@ -724,6 +801,7 @@ CHECKS = [
         name="eggroll.forward",
         components=("eggroll.forward", "eggroll.forward_xw"),
         inputs=_forward_inputs, run=_run_forward, mode=Tolerance(), strategy=_forward_strategy, by_component=True,
+        optional=("eggroll.forward", "eggroll.forward_xw"),
         description="population forward without materialising A B^T, x W^T and x W orientations",
         controls=(
             Control("noise_dropped", "perturbation not applied (plain inference)", {"eggroll.forward": _noise_dropped}),
@@ -825,7 +903,7 @@ CHECKS = [
     Check(
         name="eggroll.trajectory",
         components=("eggroll.epoch",),
-        inputs=_traj_inputs, run=_run_traj, mode=Tolerance(), slow=False,
+        inputs=_traj_inputs, run=_run_traj, mode=Tolerance(), slow=False, rng="exact",
         description="10 epochs (1 and 3 are prefixes) of EGGROLL on a small MLP (low-rank w1/w2, full-rank "
                     "biases, excluded out_scale) over G in {0, 4} x R in {0, 1, 2}; the first failing leaf "
                     "['G.._R..']['epoch'][t]['params'][name] names the first diverging epoch and parameter",
@@ -837,11 +915,13 @@ CHECKS = [
     ),
     Check(
         name="eggroll.stats.noise",
-        components=("eggroll.lowrank_noise", "eggroll.member_keys"),
-        inputs=_stats_inputs, run=_run_stats, mode=Statistical(alpha=1e-3), fixture=False,
-        description="for ports with native randomness: A, B entries N(0, 1) (two-sample KS), antithetic "
-                    "pairs (A_{2k} + A_{2k+1} = 0, B_{2k} = B_{2k+1}), independence across pairs; "
-                    "false-failure budget alpha = 1e-3 over the 5 leaves (Bonferroni)",
+        components=("eggroll.lowrank_noise", "eggroll.member_keys", "eggroll.fullrank_noise"),
+        optional=("eggroll.lowrank_noise", "eggroll.fullrank_noise"),
+        inputs=_stats_inputs, run=_run_stats, mode=Statistical(alpha=1e-3), fixture=False, by_component=True,
+        description="for ports with native randomness: A, B and 1-D full-rank noise entries N(0, 1) after "
+                    "their spec scaling (two-sample KS), antithetic pairs (A_{2k} + A_{2k+1} = 0, B_{2k} = "
+                    "B_{2k+1}), independence across pairs; false-failure budget alpha = 1e-3 over the 6 leaves "
+                    "(Bonferroni)",
         controls=(
             Control("uniform_noise", "unit-variance uniform noise instead of normal",
                     {"eggroll.lowrank_noise": _uniform_noise}),

@@ -281,6 +281,7 @@ def _normal_lowp_from_f32(orig):
 CHECKS = [
     Check(
         name="eggroll.rng.keys",
+        rng="exact",
         components=("rng.fold_in", "rng.split", "rng.key", "rng.key_data"),
         inputs=_inputs,
         run=_run_keys,
@@ -303,6 +304,7 @@ CHECKS = [
     ),
     Check(
         name="eggroll.rng.bits",
+        rng="exact",
         components=("rng.bits", "rng.uniform", "rng.key", "rng.fold_in"),
         inputs=_inputs,
         run=_run_bits,
@@ -322,6 +324,7 @@ CHECKS = [
     ),
     Check(
         name="eggroll.rng.normal",
+        rng="exact",
         components=("rng.normal", "rng.fold_in", "rng.split", "rng.key"),
         inputs=_inputs,
         run=_run_normal,
@@ -346,6 +349,7 @@ CHECKS = [
     ),
     Check(
         name="eggroll.rng.normal.fast",
+        rng="exact",
         components=("rng.normal", "rng.fold_in", "rng.split", "rng.key"),
         inputs=_inputs,
         run=_run_normal_fast,

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from harness.base import Check, Control, Exact, Statistical, Tolerance
+from harness.base import Check, Control, Exact, Knob, Statistical, Tolerance
 from reference.mcts import game_np, search_np
 from reference.mcts.config import GameConfig, default_config, profile
 from reference.mcts.evaluator import table_evaluator_np
@@ -42,6 +42,13 @@ PROFILES = {"alphazero_clique": AZ, "classic": CL}
 # always refuted in time: 29 / 7 of 240 block positions failed in the oracle; 0 of 200 at 256)
 AZ_BEHAVIOUR = AZ.replace(num_reads=256)
 AZ_WIDE_C = AZ.replace(c_puct=1.0e4)  # zero noise (clipped to 0.01) is an input
+
+# port declarations (harness/declarations.py): the profile sections of the mixed checks, the knobs real
+# code hard-codes, with the spec's values per profile
+PROFILE_NAMES = ("alphazero_clique", "classic")
+C_PUCT = Knob("c_puct", {"alphazero_clique": 3.0, "classic": 1.25})
+TERMINAL_WEIGHT = Knob("terminal_weight", {"alphazero_clique": 2.0, "classic": 1.0})
+NOISE_WEIGHT = Knob("noise_weight", 0.25)
 
 # the settings the spec fixes per profile (mcts.config_defaults compares these, exactly)
 SPEC_FIELDS = ("c_puct", "q_mode", "u_mode", "tie_break", "backup_sign", "terminal_detection",
@@ -136,6 +143,7 @@ def screened_search_case(rng, config, count=B, lo=0, hi=None):
 # --------------------------------------------------------------------------------------------------
 
 GAMES = {"sym": G_SYM, "asym": G_ASYM}
+GAME_MODES = {"sym": "symmetric", "asym": "asymmetric"}  # profile tags of the sections (game modes)
 
 
 def _game_inputs(seed):
@@ -153,15 +161,33 @@ def _game_inputs(seed):
     return case
 
 
+def edge_set(c, encoded):
+    """The encoding as the spec fixes it: a SET of directed edges with their features. The order of the
+    columns of edge_index is a layout choice (free), so edges are sorted by (source, target) and the
+    feature rows follow; the features themselves ([empty, first, second] one-hot) are compared as they are."""
+    ei = np.asarray(c.to_numpy(encoded["edge_index"])).astype(np.int64)
+    attr = np.asarray(c.to_numpy(encoded["edge_attr"]))
+    order = np.lexsort((ei[1], ei[0]))
+    return {"edges": ei[:, order].T, "edge_attr": attr[..., order, :]}
+
+
 def _game_run(c, case):
-    out = {"mcts.legal_moves": {}, "mcts.apply_move": {}, "mcts.terminal_value": {}, "mcts.encode": {}}
+    comps = [k for k in ("mcts.legal_moves", "mcts.apply_move", "mcts.terminal_value", "mcts.encode") if k in c]
+    out = {k: {} for k in comps}
     for name, game in GAMES.items():
+        if GAME_MODES[name] not in c.profiles:
+            continue
         x = case[name]
-        out["mcts.legal_moves"][name] = [c["mcts.legal_moves"](x[k], game) for k in ("before", "after", "terminal")]
-        out["mcts.apply_move"][name] = c["mcts.apply_move"](x["before"], x["action"], game)
-        out["mcts.terminal_value"][name] = [c["mcts.terminal_value"](x[k], game)
-                                            for k in ("before", "after", "terminal")]
-        out["mcts.encode"][name] = c["mcts.encode"](x["after"], game)
+        if "mcts.legal_moves" in c:
+            out["mcts.legal_moves"][name] = [c["mcts.legal_moves"](x[k], game)
+                                             for k in ("before", "after", "terminal")]
+        if "mcts.apply_move" in c:
+            out["mcts.apply_move"][name] = c["mcts.apply_move"](x["before"], x["action"], game)
+        if "mcts.terminal_value" in c:
+            out["mcts.terminal_value"][name] = [c["mcts.terminal_value"](x[k], game)
+                                                for k in ("before", "after", "terminal")]
+        if "mcts.encode" in c:
+            out["mcts.encode"][name] = edge_set(c, c["mcts.encode"](x["after"], game))
     return out
 
 
@@ -223,7 +249,7 @@ def _puct_inputs(seed):
 
 def _puct_run(c, case):
     return {name: c["mcts.puct_scores"](x["w"], x["n"], x["priors"], x["valid"], x["node_n"], PROFILES[name])
-            for name, x in ((k, case[k]) for k in PROFILES)}
+            for name, x in ((k, case[k]) for k in c.sections(PROFILES))}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -246,7 +272,7 @@ def _backup_inputs(seed):
 
 def _backup_run(c, case):
     return {name: c["mcts.backup"](case[name]["v"], case[name]["depth"], case[name]["terminal"], cfg)
-            for name, cfg in PROFILES.items()}
+            for name, cfg in c.sections(PROFILES).items()}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -267,10 +293,16 @@ def _noise_inputs(seed):
 
 
 def _noise_run(c, case):
-    mix = {name: c["mcts.mix_noise"](x["priors"], x["noise"], x["valid"], x["move_count"], PROFILES[name])
-           for name, x in ((k, case[k]) for k in PROFILES)}
-    alpha = {name: c["mcts.noise_alpha"](case["num_valid"], cfg) for name, cfg in PROFILES.items()}
-    return {"mcts.mix_noise": mix, "mcts.noise_alpha": alpha}
+    out = {}
+    if "mcts.mix_noise" in c:
+        out["mcts.mix_noise"] = {
+            name: c["mcts.mix_noise"](x["priors"], x["noise"], x["valid"], x["move_count"], PROFILES[name])
+            for name, x in ((k, case[k]) for k in c.sections(PROFILES))}
+    if "mcts.noise_alpha" in c:
+        num_valid = case["num_valid"][1:] if c.excluded("one_legal_move") else case["num_valid"]
+        out["mcts.noise_alpha"] = {name: c["mcts.noise_alpha"](num_valid, cfg)
+                                   for name, cfg in c.sections(PROFILES).items()}
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -298,11 +330,20 @@ def _temperature_inputs(seed):
 
 
 def _temperature_run(c, case):
-    temp = {name: c["mcts.temperature"](case[name]["move_count"], cfg) for name, cfg in TEMP_GAMES.items()}
-    temp["classic"] = c["mcts.temperature"](case["classic_mc"], CL)
-    pi = {name: c["mcts.target_policy"](case[name]["visits"], case[name]["valid"], case[name]["temp"], cfg)
-          for name, cfg in TEMP_GAMES.items()}
-    return {"mcts.temperature": temp, "mcts.target_policy": pi}
+    # the last move count of every section is E: a finished game (a port may exclude that domain)
+    end = -1 if c.excluded("finished_game") else None
+    games = TEMP_GAMES if "alphazero_clique" in c.profiles else {}
+    out = {}
+    if "mcts.temperature" in c:
+        temp = {name: c["mcts.temperature"](case[name]["move_count"][:end], cfg) for name, cfg in games.items()}
+        if "classic" in c.profiles:
+            temp["classic"] = c["mcts.temperature"](case["classic_mc"][:end], CL)
+        out["mcts.temperature"] = temp
+    if "mcts.target_policy" in c:
+        out["mcts.target_policy"] = {
+            name: c["mcts.target_policy"](case[name]["visits"][:end], case[name]["valid"][:end],
+                                          case[name]["temp"][:end], cfg) for name, cfg in games.items()}
+    return out
 
 
 def _non_strict_boundaries(orig):
@@ -373,7 +414,7 @@ def _visits_inputs(seed):
 
 def _visits_run(c, case):
     out = {}
-    for name, cfg in PROFILES.items():
+    for name, cfg in c.sections(PROFILES).items():
         r = c["mcts.search"](case[name]["states"], case[name]["noise"], cfg)
         out[name] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
     return out
@@ -425,6 +466,8 @@ def _behaviour_run(c, case):
     hit = np.argmax(v, -1) == _np(c, x["target"])
     actual = {"win_most_visited": hit[:B // 2], "block_most_visited": hit[B // 2:]}
     expected = {"win_most_visited": np.ones(B // 2, bool), "block_most_visited": np.ones(B - B // 2, bool)}
+    if "c_puct" in c.fixed:  # the c -> large limit needs c_puct = 1e4: not for a port that hard-codes it
+        return actual, expected
     x = case["wide"]
     v = _np(c, c["mcts.search"](x["states"], x["noise"], AZ_WIDE_C)["visits"]).astype(np.float64)
     states = {k: _np(c, x["states"][k]) for k in game_np.STATE_KEYS}
@@ -461,7 +504,7 @@ def _limits_inputs(seed):
 def _limits_run(c, case):
     """c_puct -> 0 with every child expanded: argmax = argmax Q; c_puct -> large: argmax = argmax P/(1+N)."""
     actual, expected = {}, {}
-    for name, cfg in PROFILES.items():
+    for name, cfg in c.sections(PROFILES).items():
         x = {k: _np(c, v) for k, v in case[name].items()}
         args = [case[name][k] for k in ("w", "n", "priors", "valid", "node_n")]
         small = _np(c, c["mcts.puct_scores"](*args, cfg.replace(c_puct=1e-9)))
@@ -488,8 +531,8 @@ def _config_fields(cfg):
 
 
 def _defaults_run(c, case):
-    actual = {name: _config_fields(c["mcts.default_config"](name)) for name in ("alphazero_clique", "classic")}
-    expected = {name: _config_fields(default_config(name)) for name in ("alphazero_clique", "classic")}
+    actual = {name: _config_fields(c["mcts.default_config"](name)) for name in c.profiles}
+    expected = {name: _config_fields(default_config(name)) for name in c.profiles}
     return actual, expected
 
 
@@ -583,8 +626,11 @@ CHECKS = [
         run=_game_run,
         mode=Exact(),
         by_component=True,
+        optional=("mcts.legal_moves", "mcts.apply_move", "mcts.terminal_value", "mcts.encode"),
+        profiles=("symmetric", "asymmetric"),
         description="clique game: legal moves, apply move with k-clique detection (symmetric n=5 k=3, "
-                    "asymmetric n=6 k=4), terminal values for the player to move, board encoding",
+                    "asymmetric n=6 k=4), terminal values for the player to move, board encoding (a set of "
+                    "directed edges with features: the column order is free)",
         controls=(
             _ctl("no_clique_detection", "apply_move never detects a k-clique (only a full board ends)",
                     {"mcts.apply_move": _no_clique_detection},
@@ -605,6 +651,7 @@ CHECKS = [
         strategy=_seeds(_puct_inputs),
         run=_puct_run,
         mode=Tolerance(),
+        profiles=PROFILE_NAMES, knobs=(C_PUCT,),
         description="Q + U per profile: alphazero_clique Q = W/(1+N), sqrt(max(1, N(s))); classic Q = W/N, "
                     "sqrt(1 + sum N); -inf on invalid actions",
         controls=(
@@ -622,6 +669,7 @@ CHECKS = [
         strategy=_seeds(_backup_inputs),
         run=_backup_run,
         mode=Tolerance(),
+        profiles=PROFILE_NAMES, knobs=(TERMINAL_WEIGHT,),
         description="W / N increments along the path: sign alternates per ply (-v into the leaf), a detected "
                     "terminal leaf weighted by terminal_weight (2.0 alphazero_clique, 1.0 classic)",
         controls=(
@@ -640,6 +688,8 @@ CHECKS = [
         run=_noise_run,
         mode=Tolerance(),
         by_component=True,
+        optional=("mcts.mix_noise", "mcts.noise_alpha"), profiles=PROFILE_NAMES, knobs=(NOISE_WEIGHT,),
+        domains=("one_legal_move",),
         description="root noise: Dirichlet over valid actions (alphazero_clique) or all (classic), alpha by "
                     "number of legal moves, noise clipped to [0.01, 0.99], w = 0.25 (1 - p)",
         controls=(
@@ -661,6 +711,7 @@ CHECKS = [
         run=_temperature_run,
         mode=Tolerance(),
         by_component=True,
+        optional=("mcts.temperature", "mcts.target_policy"), profiles=PROFILE_NAMES, domains=("finished_game",),
         description="T by progress p = m / E (1.0, 0.8, 0.5, 0.2, 0.1; strict < on 0.2 ... 0.8, hit exactly "
                     "for E = 10 and 15), classic T = 1; pi proportional to (N + 1e-8)^(1/T) on valid actions",
         controls=(
@@ -693,6 +744,7 @@ CHECKS = [
         inputs=_visits_inputs,
         run=_visits_run,
         mode=Tolerance(),
+        profiles=PROFILE_NAMES, knobs=(C_PUCT, TERMINAL_WEIGHT, NOISE_WEIGHT),
         description="whole search with the table evaluator and injected noise: root visit counts equal as "
                     "integers, root Q and value within float32 tolerance; alphazero_clique (n=5 k=3 "
                     "symmetric) and classic (n=6 k=4 asymmetric), 64 reads, 4 positions each, near-ties "
@@ -728,6 +780,7 @@ CHECKS = [
         inputs=_network_inputs,
         run=_network_run,
         mode=Tolerance(),
+        profiles=("alphazero_clique",), profile_family=PROFILE_NAMES, knobs=(C_PUCT, TERMINAL_WEIGHT, NOISE_WEIGHT),
         description="search with the policy-value network (n=5 k=3, hidden 16, 32 reads, 6 positions): raw "
                     "outputs quantised (logits 2^-6, value 2^-7) so graph-symmetric outputs tie exactly; "
                     "positions whose oracle search has a near-tie (PUCT margin < 1e-5 relative, or a raw "
@@ -746,6 +799,7 @@ CHECKS = [
         run=_behaviour_run,
         mode=Exact(),
         kind="property",
+        profiles=("alphazero_clique",), profile_family=PROFILE_NAMES, knobs=(C_PUCT,),
         description="convention-free behaviour (alphazero_clique, n=5 k=3, 256 reads): a winning move gets the "
                     "most root visits; the one move that avoids an immediate loss gets the most visits; "
                     "c_puct = 1e4 (64 reads) -> -1 <= N - P sum N <= P #valid (D'Hondt bounds)",
@@ -763,6 +817,7 @@ CHECKS = [
         strategy=_seeds(_limits_inputs),
         mode=Exact(),
         kind="property",
+        profiles=PROFILE_NAMES, knobs=(Knob("c_puct", varies=True),),
         description="PUCT limits, both profiles, nodes with every valid child visited: c_puct = 1e-9 -> the "
                     "selection is greedy on Q; c_puct = 1e9 -> argmax P / (1 + N)",
         controls=(
@@ -780,6 +835,7 @@ CHECKS = [
         run=_defaults_run,
         mode=Exact(),
         kind="property",
+        profiles=PROFILE_NAMES,
         description="a port's default config per profile, field by field, exactly equal to the spec's "
                     "(c_puct, Q / U forms, backup, terminal handling, noise and temperature schedules)",
         controls=(
@@ -795,6 +851,7 @@ CHECKS = [
         inputs=_dirichlet_inputs,
         run=_dirichlet_run,
         mode=Statistical(alpha=1e-3),
+        profiles=("alphazero_clique",), profile_family=PROFILE_NAMES,
         description=f"each framework's own Dirichlet sampler: {DIRICHLET_SAMPLES} draws for 3, 10 and 18 valid "
                     "actions (alpha 0.15 / 0.3 / 0.4) over the valid actions of 21; two-sample "
                     "KS per marginal, false-failure budget 1e-3 for the whole check",

@@ -19,7 +19,7 @@ import importlib.util
 
 import numpy as np
 
-from harness.base import Check, Control, Exact, Tolerance
+from harness.base import Check, Control, Exact, Knob, Tolerance
 
 if importlib.util.find_spec("mctx") is None:  # the catalogue notes and skips this module
     raise ModuleNotFoundError("mctx is not installed: mcts.mctx_oracle skipped", name="mctx")
@@ -146,6 +146,7 @@ CHECKS = [
         run=_run_visits,
         mode=Exact(),
         kind="property",
+        profiles=("classic",), profile_family=("alphazero_clique", "classic"), knobs=(Knob("c_puct", {"classic": 1.25}),),
         strategy=_strategy,
         controls=_CONTROLS,
         fixture=False,
@@ -159,6 +160,7 @@ CHECKS = [
         run=_run_value,
         mode=Tolerance(),
         kind="property",
+        profiles=("classic",), profile_family=("alphazero_clique", "classic"), knobs=(Knob("c_puct", {"classic": 1.25}),),
         strategy=_strategy,
         controls=(
             Control("q_w_over_1_plus_n", "Q = W / (1 + N) instead of the mean W / N",

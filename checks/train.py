@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.base import Check, Control, Exact, Tolerance
+from harness.base import Check, Control, Knob, Exact, Tolerance
 from reference.nets import encoding
 
 SCHEDULE_TOL = Tolerance(rtol=1.3e-6, atol=0.0, reason="learning rates are 1e-4..1e-1: the float32 absolute "
@@ -78,13 +78,15 @@ def _optim_case(seed, weight_decay=0.1):
 
 
 def _run_clip(c, k):
-    return {
-        "train.clip": {"above": c["train.clip"](k["clip_above"], k["max_norm"]),
-                       "below": c["train.clip"](k["clip_below"], k["max_norm"]),
-                       "zero": c["train.clip"](k["clip_zero"], k["max_norm"])},
-        "train.optimizer_steps": c["train.optimizer_steps"](k["params"], k["grads"], k["lrs"], k["weight_decay"],
-                                                            k["max_norm"]),
-    }
+    out = {}
+    if "train.clip" in c:
+        out["train.clip"] = {"above": c["train.clip"](k["clip_above"], k["max_norm"]),
+                             "below": c["train.clip"](k["clip_below"], k["max_norm"]),
+                             "zero": c["train.clip"](k["clip_zero"], k["max_norm"])}
+    if "train.optimizer_steps" in c:
+        out["train.optimizer_steps"] = c["train.optimizer_steps"](k["params"], k["grads"], k["lrs"],
+                                                                  k["weight_decay"], k["max_norm"])
+    return out
 
 
 def _run_weight_decay(c, k):
@@ -283,11 +285,15 @@ def _targets_case(seed):
 
 
 def _run_targets(c, k):
-    vt = {f"winner{w}_{p}": c["train.value_targets"](k["player_role"], w, p)
-          for w in (0, 1, 2) for p in ("alternating", "fixed")}
-    ex = {f"winner{w}": c["train.make_examples"](k["colours"], k["policies"], k["player_role"], w, "alternating")
-          for w in (0, 2)}
-    return {"train.value_targets": vt, "train.make_examples": ex}
+    out = {}
+    if "train.value_targets" in c:
+        out["train.value_targets"] = {f"winner{w}_{p}": c["train.value_targets"](k["player_role"], w, p)
+                                      for w in (0, 1, 2) for p in ("alternating", "fixed")}
+    if "train.make_examples" in c:
+        out["train.make_examples"] = {
+            f"winner{w}": c["train.make_examples"](k["colours"], k["policies"], k["player_role"], w, "alternating")
+            for w in (0, 2)}
+    return out
 
 
 def _intermediate_zero(orig):
@@ -382,6 +388,7 @@ CHECKS = [
         inputs=_optim_case,
         run=_run_clip,
         by_component=True,
+        optional=("train.clip", "train.optimizer_steps"), knobs=(Knob("max_norm", 1.0),),
         description="clip by global norm 1 (above, below, all-zero gradients) and its place in the chain: "
                     "clip, then coupled decay, then Adam (6 steps, wd 0.1, norms 0.3..12). optax clips "
                     "without torch's +1e-6: ~1e-6/norm relative, inside float32 rtol",
@@ -432,6 +439,7 @@ CHECKS = [
         inputs=_early_case,
         run=_run_early,
         mode=Exact(),
+        knobs=(Knob("patience", 5), Knob("min_delta", 1e-3)),
         strategy=_early_strategy,
         description="stop epoch, best epoch and the restored (best) parameters, bit for bit; min_delta 1e-3, "
                     "patience 5 and 2, and a run that never stops",
@@ -448,6 +456,7 @@ CHECKS = [
         inputs=_targets_case,
         run=_run_targets,
         by_component=True,
+        optional=("train.value_targets", "train.make_examples"),
         mode=Exact(),
         description="the final outcome on every position (alternating / fixed perspective, draws 0) and the "
                     "seed's example format",

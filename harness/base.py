@@ -57,6 +57,23 @@ class Implementation:
                               components={"eggroll.forward": my_forward, ...})
 
     Components a port lacks are reported ``not_provided``, never ``pass``.
+
+    Port declarations (what real code is, stated once; each is listed in the report):
+
+    profiles            the profiles / modes the port implements (``("alphazero_clique", "symmetric")``);
+                        the sections of a check for other profiles are ``not_applicable`` for it, not
+                        ``fail``. ``None``: every profile.
+    fixed               literals the port hard-codes (``{"c_puct": 3.0}``; ``"component:name"`` limits one
+                        to one component). Cases run at the literal on both sides of a pair, and the
+                        literal itself is compared with the spec's value: a wrong literal still fails,
+                        named. A check that must vary the knob is ``not_applicable``.
+    native_rng          the port draws from its own random stream (``torch.randn``...), not JAX's: checks
+                        comparing draws value by value become structural (partners share noise, noise
+                        repeats within a reuse window, distributions) or ``not_applicable``.
+    exclusions          ``{domain: reason}``: input domains the port does not define (``finished_game``,
+                        ``one_legal_move``); the checks leave those inputs out on both sides.
+    known_differences   ``{check or component: reason}``: a failure there is ``known_difference`` with the
+                        reason (listed in the report, never a silent pass).
     """
 
     name: str
@@ -64,6 +81,11 @@ class Implementation:
     components: Mapping[str, Callable[..., Any]]
     role: str = "port"  # one of ROLES
     description: str = ""
+    profiles: tuple[str, ...] | None = None
+    fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    native_rng: bool = False
+    exclusions: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    known_differences: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.framework not in FRAMEWORKS:
@@ -74,6 +96,28 @@ class Implementation:
         bad = [k for k, v in self.components.items() if not callable(v)]
         if bad:
             raise ParityError(f"implementation {self.name!r}: components not callable: {', '.join(sorted(bad))}")
+        if self.profiles is not None:
+            if isinstance(self.profiles, str) or not all(isinstance(p, str) for p in self.profiles):
+                raise ParityError(f"implementation {self.name!r}: profiles must be a tuple of profile names, "
+                                  f"got {self.profiles!r}")
+            object.__setattr__(self, "profiles", tuple(self.profiles))
+        for field in ("fixed", "exclusions", "known_differences"):
+            if not isinstance(getattr(self, field), Mapping):
+                raise ParityError(f"implementation {self.name!r}: {field} must be a dict, got "
+                                  f"{type(getattr(self, field)).__name__}")
+        for field in ("exclusions", "known_differences"):
+            empty = [k for k, why in getattr(self, field).items() if not isinstance(why, str) or not why.strip()]
+            if empty:
+                raise ParityError(f"implementation {self.name!r}: {field} {', '.join(map(repr, empty))} without a "
+                                  "reason: say why (one line)")
+        if not isinstance(self.native_rng, bool):
+            raise ParityError(f"implementation {self.name!r}: native_rng must be True or False")
+
+    @property
+    def declares(self) -> bool:
+        """True if the implementation states any port declaration."""
+        return bool(self.profiles is not None or self.fixed or self.native_rng or self.exclusions
+                    or self.known_differences)
 
     def provides(self, names: Sequence[str]) -> bool:
         return all(n in self.components for n in names)
@@ -95,22 +139,65 @@ class Components:
     ``c["eggroll.forward"](x, ...)`` calls a component; ``c.framework`` names the framework;
     ``c.asarray(np_array)`` converts a NumPy array to the framework's array type;
     ``c.to_numpy(x)`` converts back.
+
+    The *view* (``harness.declarations.View``) is what a pair of implementations has in common: both sides
+    of a pair see the same one, so their outputs have the same structure.
+    ``"x" in c``: component x runs in this view (optional components a port lacks are left out);
+    ``c.profiles``: the check's profile sections that run (``c.sections(mapping)`` filters a dict keyed
+    by them); ``c.native_rng``: compute the structural form of draws, not their values;
+    ``c.excluded(domain)``: leave that input domain out. A component called through ``c[...]`` receives
+    the view's fixed literals (config fields, dict keys and parameters of that name).
     """
 
-    def __init__(self, impl: Implementation, asarray: Callable[[Any], Any], to_numpy: Callable[[Any], Any]):
+    def __init__(self, impl: Implementation, asarray: Callable[[Any], Any], to_numpy: Callable[[Any], Any],
+                 view: Any = None, profiles: tuple[str, ...] = (), signature: Callable[[str], Any] | None = None):
         self.impl = impl
         self.framework = impl.framework
         self.name = impl.name
         self.asarray = asarray
         self.to_numpy = to_numpy
+        self.view = view
+        self._all_profiles = tuple(profiles)
+        self._signature = signature
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        if self.view is None or self.view.profiles is None:
+            return self._all_profiles
+        return tuple(p for p in self._all_profiles if p in self.view.profiles)
+
+    def sections(self, mapping: Mapping[str, Any]) -> dict:
+        """The items of ``mapping`` (keyed by profile) whose profile runs in this view."""
+        keep = self.profiles
+        return {k: v for k, v in mapping.items() if k in keep}
+
+    @property
+    def native_rng(self) -> bool:
+        return bool(self.view is not None and self.view.native_rng)
+
+    @property
+    def fixed(self) -> dict:
+        return dict(self.view.fixed) if self.view is not None else {}
+
+    def excluded(self, domain: str) -> bool:
+        return bool(self.view is not None and domain in self.view.excluded)
 
     def __getitem__(self, component: str) -> Callable[..., Any]:
+        if self.view is not None and self.view.components is not None and component not in self.view.components:
+            raise ComponentMissing(component)
         try:
-            return self.impl.components[component]
+            fn = self.impl.components[component]
         except KeyError:
             raise ComponentMissing(component) from None
+        if self.view is not None and self.view.fixed:
+            from .declarations import at_literals
+
+            return at_literals(fn, component, dict(self.view.fixed), self._signature)
+        return fn
 
     def __contains__(self, component: str) -> bool:
+        if self.view is not None and self.view.components is not None and component not in self.view.components:
+            return False
         return component in self.impl.components
 
 
@@ -209,6 +296,22 @@ class Control:
 
 
 @dataclasses.dataclass(frozen=True)
+class Knob:
+    """A value a check's cases set that real code may hard-code (``c_puct``, ``patience``).
+
+    ``spec`` is the spec's value (a dict ``{profile: value}`` when it depends on the profile; ``None`` when
+    the spec leaves it an input). A port declaring ``fixed={name: literal}`` runs the check at its literal,
+    and the literal is compared with ``spec``. ``varies``: the check needs values other than the literal
+    (limits, sweeps), so it is ``not_applicable`` to a port that fixes the knob.
+    """
+
+    name: str
+    spec: Any = None
+    components: tuple[str, ...] = ()  # components that take it (default: every component of the check)
+    varies: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Check:
     """One parity check, declared once.
 
@@ -235,6 +338,20 @@ class Check:
     slow        True for checks that take seconds (excluded from ``-m "not slow"`` runs).
     x64         True to run the JAX side with ``jax_enable_x64`` (float64 end to end, e.g. to keep float32
                 near-ties out of a discrete decision); restored afterwards.
+    optional    components the check runs without: a port providing only some components is compared on
+                those (both sides of the pair leave the others out: ``"x" in c`` in ``run``), so one
+                missing component hides nothing else. At least one component must be provided.
+    profiles    the profile sections of the case (``("alphazero_clique", "classic")``); ``run`` computes
+                ``c.sections(...)`` only, so a single-profile port is compared on its own profile and the
+                check is ``not_applicable`` when it implements none of them. ``profile_family`` lists all
+                the profiles of that kind when the check covers only some (a port declaring none of the
+                family's profiles is not constrained by its declaration).
+    knobs       values real code may hard-code (``Knob``): the port's ``fixed`` literals apply to them.
+    rng         "" (no random draws), "exact" (compares the draws of JAX's stream value by value:
+                ``not_applicable`` to a ``native_rng`` port), "adapts" (``run`` returns the structural form
+                of the draws when ``c.native_rng``).
+    domains     input domains a port may exclude (``finished_game``...): ``run`` leaves them out when
+                ``c.excluded(domain)``.
     """
 
     name: str
@@ -253,6 +370,12 @@ class Check:
     slow: bool = False
     x64: bool = False
     compare: Callable[..., Any] | None = None  # optional override: (actual, expected, mode) -> Comparison
+    optional: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    profile_family: tuple[str, ...] = ()  # every profile of the family ``profiles`` belongs to (default: profiles)
+    knobs: tuple[Knob, ...] = ()
+    rng: str = ""
+    domains: tuple[str, ...] = ()
 
     def __post_init__(self):
         parts = self.name.split(".")
@@ -262,6 +385,11 @@ class Check:
             raise ParityError(f"check {self.name!r} exercises no component")
         if self.kind not in ("pair", "property"):
             raise ParityError(f"check {self.name!r}: kind must be 'pair' or 'property'")
+        if self.rng not in ("", "exact", "adapts"):
+            raise ParityError(f"check {self.name!r}: rng must be '', 'exact' or 'adapts', got {self.rng!r}")
+        stray = [c for c in self.optional if c not in self.components]
+        if stray:
+            raise ParityError(f"check {self.name!r}: optional components {stray} are not among its components")
         seen = set()
         for c in self.controls:
             if c.name in seen:
@@ -271,6 +399,10 @@ class Check:
     @property
     def component(self) -> str:
         return self.components[0]
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c for c in self.components if c not in self.optional)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -284,6 +416,7 @@ class Status(str, enum.Enum):
     ERROR = "error"
     NOT_PROVIDED = "not_provided"
     KNOWN_DIFFERENCE = "known_difference"
+    NOT_APPLICABLE = "not_applicable"  # the port declares it does not implement this (profile, domain, knob)
     # negative controls
     DETECTED = "detected"  # the planted divergence was reported: good
     MISSED = "missed"  # the planted divergence passed: the check cannot fail -- a defect
@@ -293,7 +426,13 @@ class Status(str, enum.Enum):
 
     @property
     def ok(self) -> bool:
-        return self in (Status.PASS, Status.NOT_PROVIDED, Status.KNOWN_DIFFERENCE, Status.DETECTED)
+        return self in (Status.PASS, Status.NOT_PROVIDED, Status.KNOWN_DIFFERENCE, Status.DETECTED,
+                        Status.NOT_APPLICABLE)
+
+    @property
+    def compared(self) -> bool:
+        """True if the row compared something (a run made only of other rows checked nothing)."""
+        return self not in (Status.NOT_PROVIDED, Status.NOT_APPLICABLE)
 
 
 def _finite_or_none(x: float | None) -> float | str | None:

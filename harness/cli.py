@@ -7,9 +7,10 @@
     parity fixtures verify [-k EXPR]
     parity mutate --area AREA | --module PATH [--function NAME] [--jobs N] [--budget S] [--list] [--out DIR]
 
-Exit codes: 0 every result is pass / not_provided / known_difference / detected; 1 a divergence (fail,
-error, or a missed negative control); 2 a usage or configuration error (a port that does not import, an
-unknown check, a bad -k expression, corrupt fixtures asked for).
+Exit codes: 0 every result is pass / not_provided / not_applicable / known_difference / detected (and at
+least one compared something); 1 a divergence (fail, error, or a missed negative control); 2 a usage or
+configuration error (a port that does not import, an unknown check, a bad -k expression, corrupt fixtures
+asked for, a declaration the catalogue does not know) or a run that compared nothing.
 """
 
 from __future__ import annotations
@@ -83,10 +84,13 @@ def _setup(args):
     impls, more = ports.builtin(fw)
     notes += more
     specs = getattr(args, "port", []) or []
+    from .declarations import validate
+
     for spec in specs:
         port = ports.load_port(spec)
         if port.name in impls:
             raise ParityError(f"--port {spec!r}: name {port.name!r} collides with another implementation: rename it")
+        validate(port, catalogue.load()[0])
         impls[port.name] = port
     golden = None
     if getattr(args, "golden", False):
@@ -109,6 +113,9 @@ def _run(args, stream):
 
     results = runner.run_all(checks, seed=args.seed, controls=not args.no_controls,
                              parity=not args.controls_only, progress=progress)
+    from .declarations import summary
+
+    args.declarations = summary(runner.impls)
     return results, notes
 
 
@@ -123,6 +130,11 @@ def _print_summary(results, notes, stream):
         stream.write(f"note: {n}\n")
     counts = summary_counts(results)
     stream.write("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()) + "\n")
+    from .report import nothing_compared
+
+    empty = nothing_compared(results)
+    if empty:
+        stream.write(f"{PREFIX} {empty}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
 
         _print_summary(results, notes, out)
         if args.cmd == "report":
-            js, md = write(args.out, results, command=command, seed=args.seed, notes=notes)
+            js, md = write(args.out, results, command=command, seed=args.seed, notes=notes,
+                           declarations=getattr(args, "declarations", ()))
             out.write(f"wrote {js} and {md}\n")
         return exit_code(results)
     except ParityError as e:

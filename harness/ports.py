@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import os
@@ -52,5 +53,5 @@ def load_port(spec: str) -> Implementation:
     if not isinstance(obj, Implementation):
         raise ParityError(f"--port {spec!r}: {attr} is a {type(obj).__name__}, expected harness.base.Implementation")
     if obj.role in ("oracle", "reference"):
-        obj = Implementation(obj.name, obj.framework, obj.components, role="port", description=obj.description)
+        obj = dataclasses.replace(obj, role="port")  # keeps its declarations
     return obj

@@ -47,11 +47,25 @@ def summary_counts(results: list[Result]) -> dict:
 
 
 def exit_code(results: list[Result]) -> int:
-    return 0 if all(r.status.ok for r in results) else 1
+    """0 every row ok; 1 a divergence; 2 nothing was compared (every row not_provided / not_applicable:
+    declarations never make an empty run green)."""
+    if not all(r.status.ok for r in results):
+        return 1
+    return 0 if nothing_compared(results) is None else 2
 
 
-def to_json(results: list[Result], *, command: str = "", seed: int | None = None, notes=()) -> dict:
+def nothing_compared(results: list[Result]) -> str | None:
+    """A one-line reason when the rows compared nothing at all, else None."""
+    if not results or any(r.status.compared for r in results):
+        return None
+    return (f"nothing was compared: all {len(results)} results are not_provided / not_applicable "
+            "(a port's declarations or missing components left no check to run)")
+
+
+def to_json(results: list[Result], *, command: str = "", seed: int | None = None, notes=(),
+            declarations=()) -> dict:
     return {
+        "declarations": list(declarations),
         "schema": SCHEMA,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
@@ -118,6 +132,8 @@ def _cell(r: Result) -> str:
         return f"known diff ({_fmt(r.max_abs)})"
     if s == Status.NOT_PROVIDED:
         return "not provided"
+    if s == Status.NOT_APPLICABLE:
+        return "n/a"
     return s.value
 
 
@@ -126,7 +142,8 @@ def _pair_label(pair) -> str:
     return f"{a} vs {b}" if b != "invariant" else f"{a} (invariant)"
 
 
-_SEVERITY = {Status.ERROR: 5, Status.FAIL: 4, Status.KNOWN_DIFFERENCE: 3, Status.PASS: 2, Status.NOT_PROVIDED: 1}
+_SEVERITY = {Status.ERROR: 5, Status.FAIL: 4, Status.KNOWN_DIFFERENCE: 3, Status.PASS: 2, Status.NOT_PROVIDED: 1,
+             Status.NOT_APPLICABLE: 1}
 
 
 def _component_table(parity: list[Result], pairs: list[str]) -> list[str]:
@@ -158,7 +175,7 @@ def _components_of(r: Result) -> list[str]:
     return r.components or [r.component]
 
 
-def to_markdown(results: list[Result], *, command: str = "", notes=()) -> str:
+def to_markdown(results: list[Result], *, command: str = "", notes=(), declarations=()) -> str:
     env = environment()
     parity = [r for r in results if r.control is None]
     controls = [r for r in results if r.control is not None]
@@ -214,6 +231,10 @@ def to_markdown(results: list[Result], *, command: str = "", notes=()) -> str:
             st = r.status.value if r.status != Status.MISSED else "**MISSED**"
             lines.append(f"| `{r.check}` | {r.control} | {r.pair[0].split('~')[0]} | {r.pair[1]} | {st} | "
                          f"{', '.join(r.failing_components) or '-'} |")
+    from .declarations import markdown as _declarations_md
+
+    lines += _declarations_md(list(declarations))
+    lines += _declared_rows(results)
     bad = [r for r in results if not r.status.ok]
     if bad:
         lines += ["", "## Failures", ""]
@@ -225,16 +246,29 @@ def to_markdown(results: list[Result], *, command: str = "", notes=()) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _declared_rows(results: list[Result]) -> list[str]:
+    """Known differences and not-applicable rows, each with its reason (never a silent pass)."""
+    rows = [r for r in results if r.control is None and r.status in (Status.KNOWN_DIFFERENCE, Status.NOT_APPLICABLE)]
+    if not rows:
+        return []
+    out = ["", "## Known differences and not applicable", "", "| check | pair | status | reason |", "|---|---|---|---|"]
+    for r in rows:
+        why = r.message.strip().splitlines()[0] if r.message.strip() else ""
+        out.append(f"| `{r.check}` | {_pair_label(r.pair)} | {r.status.value} | {why.replace('|', '/')} |")
+    return out
+
+
 def write(out_dir: str | Path, results: list[Result], *, command: str = "", seed: int | None = None,
-          notes=()) -> tuple[Path, Path]:
+          notes=(), declarations=()) -> tuple[Path, Path]:
     """Write report.json and report.md atomically (temp file + rename in the same directory)."""
     from .fixtures import atomic_write_bytes
 
     out = Path(out_dir)
     js, md = out / "report.json", out / "report.md"
-    data = json.dumps(to_json(results, command=command, seed=seed, notes=notes), indent=1, allow_nan=False)
+    data = json.dumps(to_json(results, command=command, seed=seed, notes=notes, declarations=declarations),
+                      indent=1, allow_nan=False)
     atomic_write_bytes(js, (data + "\n").encode())
-    atomic_write_bytes(md, to_markdown(results, command=command, notes=notes).encode())
+    atomic_write_bytes(md, to_markdown(results, command=command, notes=notes, declarations=declarations).encode())
     return js, md
 
 

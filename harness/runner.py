@@ -26,6 +26,7 @@ from typing import Any
 from .base import (PREFIX, Check, Components, ComponentMissing, Control, Implementation, LeafResult, ParityError,
                    Result, Status)
 from .compare import Comparison, compare
+from .declarations import FULL, NotApplicable, View, known_difference, literal_leaves, view_for
 from .convert import to_framework, to_numpy
 from .tolerance import describe
 
@@ -123,17 +124,18 @@ class Runner:
         return out
 
     # -- outputs ------------------------------------------------------------------------------------
-    def outputs(self, check: Check, impl: Implementation, case: Any, case_key: Any) -> Outcome:
-        key = (check.name, impl.name, id(impl), case_key)
+    def outputs(self, check: Check, impl: Implementation, case: Any, case_key: Any, view: View = FULL) -> Outcome:
+        key = (check.name, impl.name, id(impl), case_key) + ((view.key,) if not view.full else ())
         if case_key is not None and key in self._cache:
             return self._cache[key]
-        missing = impl.missing(check.components)
+        missing = impl.missing(check.required) or (
+            impl.missing(check.components) if not any(c in impl.components for c in check.components) else [])
         if missing:
             out = Outcome("not_provided", message=f"{impl.name} does not provide {', '.join(missing)}")
         else:
             try:
                 conv, back = _array_helpers(impl.framework)
-                c = Components(impl, conv, back)
+                c = Components(impl, conv, back, view=view, profiles=check.profiles, signature=self._spec_signature)
                 if check.x64 and impl.framework == "jax":
                     from .numerics import x64
 
@@ -153,6 +155,20 @@ class Runner:
             self._cache[key] = out
         return out
 
+    def _spec_signature(self, component: str):
+        """The spec's signature of a component (the oracle's function): names a port's positional arguments."""
+        oracle = self.impls.get(ORACLE)
+        return oracle.components.get(component) if oracle is not None and oracle.role == "oracle" else None
+
+    @staticmethod
+    def _declaring(pair: tuple[str, str], impls: dict[str, Implementation]) -> Implementation | None:
+        """The side of a pair whose declarations shape the pair's view: the port, if there is one."""
+        for name in pair:
+            impl = impls.get(name)
+            if impl is not None and impl.role == "port":
+                return impl
+        return None
+
     # -- one pair -----------------------------------------------------------------------------------
     def _compare(self, check: Check, a: Outcome, b: Outcome) -> Comparison:
         if check.compare is not None:
@@ -168,17 +184,22 @@ class Runner:
                      mode=check.mode.kind, tolerance=describe(check.mode),
                      reproduce=reproduce_command(check, seed, self.port_specs, pair[1] == GOLDEN))
         a_name, b_name = pair
-        oa = self.outputs(check, impls[a_name], case, case_key)
+        port = self._declaring(pair, impls)
+        view = view_for(check, port)
+        if isinstance(view, NotApplicable):
+            res.status, res.message = Status.NOT_APPLICABLE, view.reason
+            return self._done(res, t0)
+        oa = self.outputs(check, impls[a_name], case, case_key, view)
         if b_name == INVARIANT:
             ob = oa
         elif b_name == GOLDEN:
             ob = self._golden_outcome(check, seed)
             if ob.status == "ok":
                 case = ob.value[0]
-                oa = self.outputs(check, impls[a_name], case, ("golden", check.name))
-                ob = Outcome("ok", ob.value[1])
+                oa = self.outputs(check, impls[a_name], case, ("golden", check.name), view)
+                ob = Outcome("ok", self._golden_in_view(check, case, ob.value[1], view))
         else:
-            ob = self.outputs(check, impls[b_name], case, case_key)
+            ob = self.outputs(check, impls[b_name], case, case_key, view)
         for o in (oa, ob):
             if o.status == "not_provided":
                 res.status, res.message = Status.NOT_PROVIDED, o.message
@@ -203,17 +224,22 @@ class Runner:
             res.status = Status.ERROR
             res.message = one_line_error(e, f"comparison of {a_name} vs {b_name}")
             return self._done(res, t0)
+        comp.leaves.extend(literal_leaves(check, port, view))  # a hard-coded literal against the spec's value
         res.leaves = comp.leaves
         res.max_abs, res.max_rel, res.max_ulp = comp.max_abs, comp.max_rel, comp.max_ulp
         res.tol_ratio = comp.tol_ratio
         if comp.ok:
             res.status = Status.PASS
+            if port is not None and check.name in port.known_differences:
+                res.message = (f"declared known difference not observed ({port.known_differences[check.name]}): "
+                               "the port agrees here; drop the declaration")
             return self._done(res, t0)
         named = getattr(comp, "components", None)  # a trace comparison names its taps' components
         res.failing_components = list(named) if named else self._failing_components(check, comp.failing)
         if (check.by_component or named) and res.failing_components:
             res.component = res.failing_components[0]
-        known = check.known_differences.get(pair) or check.known_differences.get((pair[1], pair[0]))
+        known = (check.known_differences.get(pair) or check.known_differences.get((pair[1], pair[0]))
+                 or known_difference(port, check, res.failing_components))
         header = f"{PREFIX} {check.name} [{a_name} vs {b_name}] " + comp.summary()
         if known:
             res.status = Status.KNOWN_DIFFERENCE
@@ -237,6 +263,18 @@ class Runner:
                 if leaf.path.startswith(f"[{comp!r}]") and comp not in names:
                     names.append(comp)
         return names or list(check.components)
+
+    def _golden_in_view(self, check: Check, case: Any, expected: dict, view: View) -> dict:
+        """The golden leaves a port's view computes: those the oracle computes in the same view."""
+        if view.full or ORACLE not in self.impls:
+            return expected
+        from .fixtures import flatten_outputs
+
+        ref = self.outputs(check, self.impls[ORACLE], case, ("golden-view", check.name), view)
+        if ref.status != "ok":
+            return expected
+        paths = set(flatten_outputs(ref.value))
+        return {k: v for k, v in expected.items() if k in paths}
 
     def _golden_outcome(self, check: Check, seed: int | None) -> Outcome:
         try:

@@ -20,6 +20,9 @@ def _state(config):
         specs = config.getoption("--parity-port")
         for spec in specs:
             p = ports.load_port(spec)
+            from harness.declarations import validate
+
+            validate(p, checks)
             impls[p.name] = p
         golden = None
         if config.getoption("--parity-golden"):
