@@ -84,7 +84,7 @@ def _trace_mcts_inputs(seed):
 
 def _trace_mcts(c, case):
     with recording() as trace:
-        for name, cfg in _mcts.PROFILES.items():
+        for name, cfg in c.sections(_mcts.PROFILES).items():  # a single-profile port: its profile's games
             evaluator = table_evaluator_of(c.framework, cfg.game)
             states, noise = case[name]["states"], case[name]["noise"]
             for b in range(TRACE_MCTS_POSITIONS):
@@ -130,6 +130,7 @@ CHECKS = [
     Check(
         name="trace.mcts",
         components=("mcts.search_with_evaluator",),
+        profiles=_mcts.PROFILE_NAMES, knobs=(_mcts.C_PUCT, _mcts.TERMINAL_WEIGHT, _mcts.NOISE_WEIGHT),
         inputs=_trace_mcts_inputs,
         run=_trace_mcts,
         mode=Tolerance(),
