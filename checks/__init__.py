@@ -11,6 +11,7 @@ MODULES = (
     "checks.eggroll",
     "checks.losses",
     "checks.train",
+    "checks.train_defaults",
     "checks.nets",
     "checks.mcts",
     "checks.mcts_mctx",

@@ -994,6 +994,13 @@ def load_equivalents(path: str = EQUIVALENT_FILE) -> dict[str, str]:
     return dict(entries)
 
 
+def stale_equivalents(equivalents: dict[str, str], selected: list[Site]) -> list[str]:
+    """Listed ids of the selected modules that no current mutant has (the source moved under them)."""
+    paths = {s.path for s in selected}
+    current = {s.id for s in sites(sorted(paths), frameworks=("numpy", "jax", "torch"))} if paths else set()
+    return sorted(k for k in equivalents if k.split("::")[0] in paths and k not in current)
+
+
 def apply_equivalents(outcomes: list[Outcome], equivalents: dict[str, str]) -> None:
     for o in outcomes:
         reason = equivalents.get(o.site.id)
@@ -1159,6 +1166,9 @@ def main(args, stream=sys.stdout, command: str = "parity mutate") -> int:
         return 0
     if not ss:
         raise ParityError("mutate: no mutant matches the selection")
+    stale = stale_equivalents(equivalents, ss)
+    for k in stale:
+        stream.write(f"note: stale equivalent entry (no such mutant any more): {k}\n")
     t0 = time.perf_counter()
 
     def progress(o: Outcome):

@@ -87,3 +87,10 @@ def test_cli_list_and_errors(capsys, tmp_path):
 def test_reviewed_equivalents_file_is_valid():
     eq = mutate.load_equivalents()
     assert all(k.startswith("reference/") and v.strip() for k, v in eq.items())
+
+
+def test_stale_equivalent_entries_are_named():
+    ss = _sites({"compare"})
+    eq = {"reference/losses/torch_ref.py::policy_loss::compare::gone -> away": "was equivalent"}
+    assert mutate.stale_equivalents(eq, ss) == list(eq)
+    assert mutate.stale_equivalents({ss[0].id: "x"}, ss) == []
