@@ -286,7 +286,10 @@ def _noise_inputs(seed):
     for name, cfg in PROFILES.items():
         states = positions(rng, cfg.game, 8, lo=1)
         valid = game_np.legal_moves(states, cfg.game)
-        case[name] = {"priors": table_evaluator_np(states)[0], "noise": _root_noise(seed, states, cfg),
+        priors = table_evaluator_np(states)[0]
+        # row 0: every prior on an invalid action, mass < 1e-8 on the valid ones -> the uniform fallback
+        priors[0] = np.where(valid[0], 0.0, 1.0 / max(1, int((~valid[0]).sum()))).astype(np.float32)
+        case[name] = {"priors": priors, "noise": _root_noise(seed, states, cfg),
                       "valid": valid, "move_count": states["move_count"].astype(np.int32)}
     case["num_valid"] = np.arange(1, 31, dtype=np.int32)  # both sides of 5 and 15
     return case
@@ -298,6 +301,11 @@ def _noise_run(c, case):
         out["mcts.mix_noise"] = {
             name: c["mcts.mix_noise"](x["priors"], x["noise"], x["valid"], x["move_count"], PROFILES[name])
             for name, x in ((k, case[k]) for k in c.sections(PROFILES))}
+        if "alphazero_clique" in c.sections(PROFILES):  # root_noise off: the priors masked and renormalised only
+            x = case["alphazero_clique"]
+            out["mcts.mix_noise"]["no_root_noise"] = c["mcts.mix_noise"](
+                x["priors"], x["noise"], x["valid"], x["move_count"],
+                PROFILES["alphazero_clique"].replace(root_noise=False))
     if "mcts.noise_alpha" in c:
         num_valid = case["num_valid"][1:] if c.excluded("one_legal_move") else case["num_valid"]
         out["mcts.noise_alpha"] = {name: c["mcts.noise_alpha"](num_valid, cfg)
@@ -323,6 +331,7 @@ def _temperature_inputs(seed):
         valid[:, 0] = True
         visits = np.where(valid, visits, 0)
         visits[:, 1] = 0  # an unvisited valid action: (0 + eps)^(1/T)
+        visits[::3] = 0  # roots with no visits at all (several T): pi uniform over valid, only the eps avoids 0 / 0
         case[name] = {"move_count": mc, "visits": visits.astype(np.int32), "valid": valid,
                       "temp": search_np.temperature(mc, cfg).astype(np.float32)}
     case["classic_mc"] = np.arange(CL.num_edges + 1, dtype=np.int32)
