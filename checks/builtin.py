@@ -12,6 +12,7 @@ import importlib.util
 
 from harness.base import Implementation
 
+OPTIONAL = ("jax", "jaxlib", "torch", "flax", "optax", "mctx", "chex", "ml_dtypes")
 ALGORITHMS = ("toy", "rng", "eggroll", "losses", "nets", "train", "mcts")
 FILES = {"numpy": "np_ref", "jax": "jax_ref", "torch": "torch_ref"}
 ROLE = {"numpy": "oracle", "jax": "reference", "torch": "reference"}
@@ -30,7 +31,12 @@ def _components(framework: str) -> dict:
             continue
         if importlib.util.find_spec(modname) is None:
             continue
-        mod = importlib.import_module(modname)
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name in OPTIONAL:  # e.g. JAX without optax / flax: that algorithm's components are absent
+                continue
+            raise
         comps.update(getattr(mod, "COMPONENTS", {}))
     return comps
 

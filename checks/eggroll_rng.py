@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from harness.base import Check, Control, Exact, Ulp
+from harness.bounds import Bound, bounded, jax_semantics, on_gpu
 
 N_PARAMS = 3  # per-parameter base keys: split(key, N_PARAMS)
 N_PAIRS = 4  # pair indices folded into every epoch key
@@ -276,6 +277,21 @@ def _normal_lowp_from_f32(orig):
     return normal
 
 
+# ------------------------------------------------------------------------------------------- bounds
+# Where exactness cannot hold, the bound that does, with its reason (measured; issue 10).
+
+BITS_BOUNDS = bounded(
+    Bound(on_gpu, "['rng.uniform']['ranged']", Ulp(1, reason="XLA:GPU contracts f * (hi - lo) + lo on its own "
+          "terms (FMA formation differs from XLA:CPU's): 1 ulp measured on CUDA"), reason="XLA:GPU FMA contraction"),
+)
+NORMAL_BOUNDS = bounded(
+    Bound(on_gpu, "", Ulp(3, reason="XLA:GPU's own log / erf_inv lowering: up to 3 ulp measured on CUDA"),
+          reason="XLA:GPU transcendental functions"),
+    Bound(jax_semantics("0.7"), "", Ulp(3, reason="jax 0.7's XLA:CPU takes log1p(-u^2) from the C library's logf "
+          "in vectorised loops and from its own logf elsewhere (shape-dependent): <= 3 ulp after erfinv"),
+          reason="jax 0.7 XLA:CPU log1p depends on vectorisation"),
+)
+
 # ------------------------------------------------------------------------------------------- checks
 
 CHECKS = [
@@ -309,6 +325,7 @@ CHECKS = [
         inputs=_inputs,
         run=_run_bits,
         mode=Exact(),
+        compare=BITS_BOUNDS,
         strategy=_strategy,
         by_component=True,
         description="random bits (odd shapes, > 2^16 values, batched keys) and float32 / bfloat16 / float16 "
@@ -329,6 +346,7 @@ CHECKS = [
         inputs=_inputs,
         run=_run_normal,
         mode=Ulp(max_ulp=0, reason="exact path: XLA:CPU's log1p and FMA steps reproduced op by op"),
+        compare=NORMAL_BOUNDS,
         strategy=_strategy,
         description="normals from EGGROLL's member keys, float32 (batched (P, K, a + b, r) and 70001 values), "
                     "bfloat16 and float16, bit-identical to jax.random.normal on CPU",

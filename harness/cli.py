@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
             g.add_argument("--no-controls", action="store_true", help="skip the negative controls")
             g.add_argument("--controls-only", action="store_true", help="run only the negative controls")
         sp.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+        environment_options(sp)
 
     selectors(sub.add_parser("check", help="run checks, print a table"))
     r = sub.add_parser("report", help="run checks, write report.json and report.md")
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     fxs = fx.add_subparsers(dest="fixtures_cmd", required=True)
     for name in ("regen", "verify"):
         f = fxs.add_parser(name)
+        environment_options(f, numerics=False)
         f.add_argument("-k", dest="keyword", default=None)
         f.add_argument("--seed", type=int, default=0)
         f.add_argument("--dir", default=None, help="fixture directory (default: the project's fixtures/)")
@@ -65,11 +67,41 @@ def _mutate_parser(sub) -> None:
                                  "write mutation.json / mutation.md"))
 
 
+def environment_options(sp, numerics: bool = True) -> None:
+    """--device, --numerics, --jax-semantics (harness.numerics; the pytest plugin has the same options)."""
+    sp.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                    help="device of the torch references and ports (default cpu); JAX uses its default backend "
+                         "with cuda, the CPU with cpu")
+    if numerics:
+        sp.add_argument("--numerics", choices=("pinned", "deployed"), default=None,
+                        help="pinned (default): exact numerics pinned once; deployed: also measure each pair's drift "
+                             "under the frameworks' own defaults (TF32 where the hardware has it), never a failure")
+    sp.add_argument("--jax-semantics", default=None, metavar="VERSION",
+                    help="which JAX's stream the NumPy / torch references reproduce: 0.4, 0.5, 0.7, 0.8, 0.11 or a "
+                         "JAX version (default: the installed JAX's; state it for a run without JAX)")
+
+
+def _numerics_summary() -> str:
+    from . import numerics
+    from reference.rng import semantics
+
+    s = semantics.active()
+    return (f"numerics: {numerics.mode()}, device {numerics.device()}; JAX stream semantics {s.name} ({s.releases}; "
+            f"{semantics.source()})")
+
+
+def _configure(args) -> None:
+    from . import numerics
+
+    numerics.configure(device=getattr(args, "device", None), jax_semantics=getattr(args, "jax_semantics", None))
+    numerics.pin()
+
+
 def _setup(args):
     from . import catalogue, numerics, ports
     from .runner import Runner
 
-    numerics.pin()
+    _configure(args)
     checks, notes = catalogue.load()
     if getattr(args, "keyword", None):
         selected = catalogue.select(checks, args.keyword)
@@ -116,6 +148,12 @@ def _run(args, stream):
     from .declarations import summary
 
     args.declarations = summary(runner.impls)
+    args.deployed = None
+    if getattr(args, "numerics", None) == "deployed" and not args.controls_only:
+        from .deployed import measure, table as deployed_table
+
+        args.deployed = measure(runner, checks, seed=args.seed)
+        stream.write("\n" + deployed_table(args.deployed) + "\n")
     return results, notes
 
 
@@ -128,6 +166,7 @@ def _print_summary(results, notes, stream):
         stream.write(f"\n{r.message.strip()}\nReproduce: {r.reproduce}\n")
     for n in notes:
         stream.write(f"note: {n}\n")
+    stream.write(_numerics_summary() + "\n")
     counts = summary_counts(results)
     stream.write("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()) + "\n")
     from .report import nothing_compared
@@ -166,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         _print_summary(results, notes, out)
         if args.cmd == "report":
             js, md = write(args.out, results, command=command, seed=args.seed, notes=notes,
-                           declarations=getattr(args, "declarations", ()))
+                           declarations=getattr(args, "declarations", ()),
+                           deployed=getattr(args, "deployed", None))
             out.write(f"wrote {js} and {md}\n")
         return exit_code(results)
     except ParityError as e:
@@ -178,11 +218,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fixtures(args, out) -> int:
-    from . import catalogue, numerics, ports
+    from . import catalogue, ports
     from .fixtures import DEFAULT_DIR, Store
     from .runner import Runner
 
-    numerics.pin()
+    _configure(args)
     checks, _ = catalogue.load()
     store = Store(args.dir or DEFAULT_DIR)
     if args.fixtures_cmd == "verify":

@@ -32,7 +32,15 @@ from .convert import flatten, is_leaf_array, to_numpy
 from .tolerance import describe
 
 SCHEMA = 1
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+def _default_dir() -> Path:
+    """The checkout's fixtures/ (editable install, PYTHONPATH), else the golden files shipped in the wheel
+    (package data ``harness.golden``, see setup.py)."""
+    here = Path(__file__).resolve().parent
+    tree = here.parent / "fixtures"
+    return tree if tree.is_dir() or not (here / "golden").is_dir() else here / "golden"
+
+
+DEFAULT_DIR = _default_dir()
 
 
 # -- structure encoding (JSON, no pickle) -----------------------------------------------------------

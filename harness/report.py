@@ -63,8 +63,8 @@ def nothing_compared(results: list[Result]) -> str | None:
 
 
 def to_json(results: list[Result], *, command: str = "", seed: int | None = None, notes=(),
-            declarations=()) -> dict:
-    return {
+            declarations=(), deployed: dict | None = None) -> dict:
+    out = {
         "declarations": list(declarations),
         "schema": SCHEMA,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -76,6 +76,9 @@ def to_json(results: list[Result], *, command: str = "", seed: int | None = None
         "ok": exit_code(results) == 0,
         "results": [r.to_json() for r in results],
     }
+    if deployed is not None:  # --numerics deployed: per-pair drift under the frameworks' defaults (harness.deployed)
+        out["deployed"] = deployed
+    return out
 
 
 def _fmt(x) -> str:
@@ -146,6 +149,14 @@ _SEVERITY = {Status.ERROR: 5, Status.FAIL: 4, Status.KNOWN_DIFFERENCE: 3, Status
              Status.NOT_APPLICABLE: 1}
 
 
+def _numerics_line(env: dict) -> str:
+    n = env.get("numerics", {})
+    sem = n.get("jax_semantics", {})
+    return (f"Numerics: **{n.get('mode', 'pinned')}**; device {n.get('device', 'cpu')} (torch "
+            f"{n.get('torch_device', '-')}, JAX backend {n.get('jax_backend', '-')} {n.get('jax_devices', '')}); "
+            f"JAX stream semantics {sem.get('jax_semantics')} ({sem.get('releases')}; {sem.get('chosen_by')}).")
+
+
 def _component_table(parity: list[Result], pairs: list[str]) -> list[str]:
     """One row per component: per pair the worst status over the checks that exercise it."""
     rows: OrderedDict = OrderedDict()
@@ -175,7 +186,8 @@ def _components_of(r: Result) -> list[str]:
     return r.components or [r.component]
 
 
-def to_markdown(results: list[Result], *, command: str = "", notes=(), declarations=()) -> str:
+def to_markdown(results: list[Result], *, command: str = "", notes=(), declarations=(),
+                deployed: dict | None = None) -> str:
     env = environment()
     parity = [r for r in results if r.control is None]
     controls = [r for r in results if r.control is not None]
@@ -197,6 +209,9 @@ def to_markdown(results: list[Result], *, command: str = "", notes=(), declarati
         f"Environment: Python {env['python']}, numpy {env['numpy']}, jax {env.get('jax')} / jaxlib "
         f"{env.get('jaxlib')} ({env.get('backend')}), torch {env.get('torch')}, flax {env.get('flax')}, optax "
         f"{env.get('optax')}, mctx {env.get('mctx')}. Command: `{command}`.",
+        "",
+        _numerics_line(env) + (" Drift under the frameworks' own defaults: see the deployed section below."
+                               if deployed is not None else ""),
         "",
         "Cells: status (worst error as a multiple of the allowed tolerance -- `0.3x tol` passes, `>1x` fails --, "
         "or the ulp distance, or the smallest KS p-value). Tolerances come from the dtype policy (torch.testing's "
@@ -241,6 +256,10 @@ def to_markdown(results: list[Result], *, command: str = "", notes=(), declarati
         for r in bad:
             lines += [f"### `{r.check}` {_pair_label(r.pair)}: {r.status.value}", "", "```", r.message.strip(),
                       f"Reproduce: {r.reproduce}", "```", ""]
+    if deployed is not None:
+        from .deployed import markdown as deployed_markdown
+
+        lines += deployed_markdown(deployed)
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
@@ -259,16 +278,17 @@ def _declared_rows(results: list[Result]) -> list[str]:
 
 
 def write(out_dir: str | Path, results: list[Result], *, command: str = "", seed: int | None = None,
-          notes=(), declarations=()) -> tuple[Path, Path]:
+          notes=(), declarations=(), deployed: dict | None = None) -> tuple[Path, Path]:
     """Write report.json and report.md atomically (temp file + rename in the same directory)."""
     from .fixtures import atomic_write_bytes
 
     out = Path(out_dir)
     js, md = out / "report.json", out / "report.md"
-    data = json.dumps(to_json(results, command=command, seed=seed, notes=notes, declarations=declarations),
-                      indent=1, allow_nan=False)
+    data = json.dumps(to_json(results, command=command, seed=seed, notes=notes, declarations=declarations,
+                              deployed=deployed), indent=1, allow_nan=False)
     atomic_write_bytes(js, (data + "\n").encode())
-    atomic_write_bytes(md, to_markdown(results, command=command, notes=notes, declarations=declarations).encode())
+    atomic_write_bytes(md, to_markdown(results, command=command, notes=notes, declarations=declarations,
+                                       deployed=deployed).encode())
     return js, md
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.rng import _args
+from reference.rng import _args, _libm, semantics
 from reference.rng._constants import (  # noqa: F401 - SHOWN_EXACT_AGAINST is re-exported
     ERFINV_LARGE, ERFINV_SMALL, KS_PARITY, LOG1P_DEN, LOG1P_NUM, LOG_P, LOG_Q1, LOG_Q2, ROTATIONS,
     SHOWN_EXACT_AGAINST, SQRT2_M1)
@@ -131,6 +131,8 @@ def split(keys, num=2):
     num = int(num)
     if num < 0:
         raise ValueError(f"num: expected a non-negative int, got {num}")
+    if not semantics.active().partitionable:  # jax < 0.5: threefry over iota(2 num), output words in halves
+        return _iota_words_original(k, 2 * num).reshape(k.shape[:-1] + (num, 2))
     hi, lo = _counters(num)
     y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], hi, lo)
     return np.stack([y0, y1], axis=-1)
@@ -162,11 +164,42 @@ def fold_in(keys, data):
 # --------------------------------------------------------------------------------------------------
 
 
+def _iota_words_original(k, n: int):
+    """Non-partitionable threefry over the counters 0..n-1 (jax < 0.5): iota(n), padded with one zero to even
+    length, split in halves (x0, x1); the output is y0 then y1, cut to n. uint32 of shape (*batch, n)."""
+    if n >= (1 << 32) - 1:
+        raise ValueError(f"shape: at most 2^32 - 2 words per key in the non-partitionable layout, got {n}")
+    h = (n + 1) // 2
+    c = np.zeros(2 * h, _U32)
+    c[:n] = np.arange(n, dtype=np.uint64).astype(_U32)
+    y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], c[:h], c[h:])
+    return np.concatenate([y0, y1], axis=-1)[..., :n]
+
+
+def _narrow_bits(keys, shape, w: int):
+    """The ``w``-bit random values (w = 8, 16 or 32) JAX draws for a float of that many random bits, as uint32.
+
+    Partitionable: the low ``w`` bits of ``bits``. Non-partitionable: ceil(n w / 32) words of the original
+    layout, each unpacked into 32 / w values, low bits first."""
+    if w == 32 or semantics.active().partitionable:
+        b = bits(keys, shape)
+        return b if w == 32 else b & _U32((1 << w) - 1)
+    k = _keys(keys)
+    shape = _shape(shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    per = 32 // w
+    words = _iota_words_original(k, -(-n * w // 32))
+    parts = [(words >> _U32(w * j)) & _U32((1 << w) - 1) for j in range(per)]
+    return np.stack(parts, axis=-1).reshape(k.shape[:-1] + (-1,))[..., :n].reshape(k.shape[:-1] + shape)
+
+
 def bits(keys, shape):
     """uint32 of shape (*batch, *shape): bits(k)[i] = y0 ^ y1 of threefry2x32(k, hi(i), lo(i))."""
     k = _keys(keys)
     shape = _shape(shape)
     n = int(np.prod(shape, dtype=np.int64))
+    if not semantics.active().partitionable:
+        return _iota_words_original(k, n).reshape(k.shape[:-1] + shape)
     hi, lo = _counters(n)
     y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], hi, lo)
     return (y0 ^ y1).reshape(k.shape[:-1] + shape)
@@ -178,14 +211,13 @@ def _unit_floats(keys, shape, dt: np.dtype):
     w = 32 for float32, 16 for float16 and 8 for bfloat16 (JAX draws that many bits: the low w bits of the
     32-bit word).
     """
-    b = bits(keys, shape)
     if dt == _F32:
         w, nmant, ut = 32, 23, _U32
     elif dt == np.float16:
         w, nmant, ut = 16, 10, np.uint16
     else:  # bfloat16
         w, nmant, ut = 8, 7, np.uint16
-    b = (b & _U32((1 << w) - 1)).astype(ut)
+    b = _narrow_bits(keys, shape, w).astype(ut)
     one = np.array(1.0, dt).view(ut)
     f = ((b >> ut(w - nmant)) | one).view(dt)
     return _rnd(f.astype(_F32) - _F32(1), dt)  # exact
@@ -209,6 +241,8 @@ def uniform(keys, shape, dtype=np.float32, minval=0.0, maxval=1.0):
     span = _rnd(hi.astype(_F32) - lo.astype(_F32), dt)
     if dt == _F32:
         u = _fma(f, span, lo)
+    elif dt == np.float16 and semantics.active().f16_uniform_fma:  # one float16 FMA (jax >= 0.11, native f16)
+        u = (f.astype(_F64) * span.astype(_F64) + lo.astype(_F64)).astype(dt)  # exact, then one rounding
     else:
         u = _rnd(_rnd(f.astype(_F32) * span.astype(_F32), dt).astype(_F32) + lo.astype(_F32), dt)
     return np.maximum(lo, u)
@@ -258,12 +292,24 @@ def _xla_logf(y, _fma=_fma):
 
 
 def _xla_log1p(x, _fma=_fma):
-    """XLA:CPU float32 log1p: x - x^2/2 + x^3 N(x)/D(x) for |x| < sqrt(2) - 1, else logf(1 + x)."""
+    """XLA:CPU float32 log1p: x - x^2/2 + x^3 N(x)/D(x) for |x| < sqrt(2) - 1, else logf(1 + x).
+
+    The contraction of the small branch and the logf of the large one follow ``semantics.active()``."""
     x = np.asarray(x, _F32)
+    sem = semantics.active()
     x2 = x * x
     ratio = _horner(x, LOG1P_NUM, _fma) / _horner(x, LOG1P_DEN, _fma)
-    small = _fma(_F32(-0.5), x2, (x * x2) * ratio) + x
-    return np.where(np.abs(x) < _F32(SQRT2_M1), small, _xla_logf(_F32(1) + x, _fma))
+    if sem.log1p_small == "fma_r" and _fma is not _madd:  # jax < 0.7: x^3 r fused with -x^2/2
+        small = _fma(x * x2, ratio, _F32(-0.5) * x2) + x
+    else:
+        small = _fma(_F32(-0.5), x2, (x * x2) * ratio) + x
+    is_small = np.abs(x) < _F32(SQRT2_M1)
+    if sem.log1p_large == "libm" and _fma is not _madd:
+        large = np.zeros_like(x)
+        large[~is_small] = _libm.logf(_F32(1) + x[~is_small])
+    else:
+        large = _xla_logf(_F32(1) + x, _fma)
+    return np.where(is_small, small, large)
 
 
 def erfinv_f32(x, exact=True):

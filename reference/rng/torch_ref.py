@@ -28,7 +28,7 @@ import math
 import numpy as np
 import torch
 
-from reference.rng import _args
+from reference.rng import _args, _libm, semantics
 from reference.rng._constants import (  # noqa: F401 - SHOWN_EXACT_AGAINST is re-exported
     ERFINV_LARGE, ERFINV_SMALL, KS_PARITY, LOG1P_DEN, LOG1P_NUM, LOG_P, LOG_Q1, LOG_Q2, ROTATIONS,
     SHOWN_EXACT_AGAINST, SQRT2_M1)
@@ -229,6 +229,8 @@ def split(keys, num=2):
     num = int(num)
     if num < 0:
         raise ValueError(f"num: expected a non-negative int, got {num}")
+    if not semantics.active().partitionable:  # jax < 0.5: threefry over iota(2 num), output words in halves
+        return _iota_words_original(k, 2 * num).reshape(k.shape[:-1] + (num, 2))
     x0 = torch.zeros(k.shape[:-1] + (num,), dtype=_I32)
     x1 = torch.arange(num, dtype=torch.int64).to(_I32).expand_as(x0).contiguous()
     x0, x1 = _threefry_(k[..., 0, None], k[..., 1, None], x0, x1, torch.empty_like(x1))
@@ -261,10 +263,40 @@ def fold_in(keys, data):
 # --------------------------------------------------------------------------------------------------
 
 
+def _iota_words_original(k: torch.Tensor, n: int) -> torch.Tensor:
+    """Non-partitionable threefry over the counters 0..n-1 (jax < 0.5; see ``np_ref._iota_words_original``):
+    int32 words of shape (*batch, n)."""
+    if n >= (1 << 32) - 1:
+        raise ValueError(f"shape: at most 2^32 - 2 words per key in the non-partitionable layout, got {n}")
+    h = (n + 1) // 2
+    c = torch.zeros(2 * h, dtype=torch.int64)
+    c[:n] = torch.arange(n, dtype=torch.int64)
+    c = ((c & _MASK32) ^ (1 << 31)).sub_(1 << 31).to(_I32)  # uint32 counters as int32 bit patterns
+    shape = k.shape[:-1] + (h,)
+    y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], c[:h].expand(shape), c[h:].expand(shape))
+    return torch.cat([y0, y1], dim=-1)[..., :n]
+
+
+def _narrow_bits_i32(keys, shape, w: int) -> torch.Tensor:
+    """The ``w``-bit random values (w = 8 or 16) JAX draws for a low-precision float, as int32 of shape
+    (*batch, *shape): the low ``w`` bits of ``bits`` (partitionable), or ceil(n w / 32) words of the original
+    layout unpacked into 32 / w values each, low bits first."""
+    if semantics.active().partitionable:
+        return _bits_i32(keys, shape).bitwise_and_((1 << w) - 1)
+    k = _keys(keys)
+    shape = _shape(shape)
+    n = math.prod(shape)
+    words = _iota_words_original(k, -(-n * w // 32))
+    parts = [torch.bitwise_right_shift(words, w * j).bitwise_and_((1 << w) - 1) for j in range(32 // w)]
+    return torch.stack(parts, dim=-1).reshape(k.shape[:-1] + (-1,))[..., :n].reshape(k.shape[:-1] + shape)
+
+
 def _bits_i32(keys, shape) -> torch.Tensor:
     k = _keys(keys)
     shape = _shape(shape)
     n = math.prod(shape)
+    if not semantics.active().partitionable:
+        return _iota_words_original(k, n).reshape(k.shape[:-1] + shape).contiguous()
     out = torch.empty(k.shape[:-1] + shape, dtype=_I32)
     flat = out.view(-1)
 
@@ -285,12 +317,12 @@ _LOWP = {torch.bfloat16: (8, 7, 0x3F80), torch.float16: (16, 10, 0x3C00)}  # bit
 
 def _unit_floats(keys, shape, dt):
     """f in [0, 1): the top ``nmant`` of ``w`` random bits under the exponent of 1.0, as float32 (exact)."""
-    b = _bits_i32(keys, shape)
     if dt == _F32:
+        b = _bits_i32(keys, shape)
         b.bitwise_right_shift_(9).bitwise_and_(0x7FFFFF).bitwise_or_(0x3F800000)
     else:
         w, nmant, one = _LOWP[dt]
-        b.bitwise_and_((1 << w) - 1).bitwise_right_shift_(w - nmant)
+        b = _narrow_bits_i32(keys, shape, w).bitwise_right_shift_(w - nmant)
         b.bitwise_left_shift_(23 - nmant).bitwise_or_(0x3F800000)  # same value, float32 layout
     return b.view(_F32).sub_(1.0)
 
@@ -311,6 +343,8 @@ def uniform(keys, shape, dtype=torch.float32, minval=0.0, maxval=1.0):
             return f
         u = f.double().mul_(span).add_(lo).float()  # exact FMA: f * span is exact in float64
         return u.clamp_min_(lo)
+    if dt == torch.float16 and semantics.active().f16_uniform_fma:  # one float16 FMA (jax >= 0.11, native f16)
+        return torch.clamp_min(f.double().mul_(span).add_(lo).to(dt), lo)  # exact in float64, rounded once
     u = (f * span).to(dt).float().add_(lo).to(dt)
     return torch.clamp_min(u, lo)
 
@@ -389,13 +423,20 @@ def _xla_log1p_neg_sq(u: torch.Tensor, fma) -> torch.Tensor:
     for c in _LOG1P_DEN[2:]:
         fma(den, xw, c)
     x2 = x * x
-    small = num.div_(den).mul_(x * x2)  # (x x^2) (N / D)
-    small.sub_(x2, alpha=0.5).add_(x)
+    sem = semantics.active()
+    if sem.log1p_small == "fma_r" and isinstance(fma, _Fma):  # jax < 0.7: fma(x^3, N / D, -x^2 / 2) + x
+        small = fma(torch.mul(x, x2), fma.wide(num.div_(den)), x2 * -0.5).add_(x)
+    else:
+        small = num.div_(den).mul_(x * x2)  # (x x^2) (N / D)
+        small.sub_(x2, alpha=0.5).add_(x)
     is_large = x.abs() >= _f32(SQRT2_M1)
     if bool(is_large.any()):
         idx = is_large.nonzero().squeeze(1)
         y = x.index_select(0, idx).add_(1.0)
-        small.index_copy_(0, idx, _xla_logf_(y, fma))
+        if sem.log1p_large == "libm" and isinstance(fma, _Fma):  # jax 0.7: the C library's logf
+            small.index_copy_(0, idx, torch.from_numpy(_libm.logf(y.numpy())))
+        else:
+            small.index_copy_(0, idx, _xla_logf_(y, fma))
     return small
 
 
@@ -438,18 +479,21 @@ _LOWP_TABLES: dict = {}
 
 def _lowp_table(dt) -> torch.Tensor:
     """All 2^nmant normals of a 16-bit dtype, indexed by the nmant random bits (built once, exact)."""
-    if dt not in _LOWP_TABLES:
+    sem = semantics.active()
+    key = (dt, sem.log1p_small, sem.log1p_large)
+    if key not in _LOWP_TABLES:
         _, nmant, _ = _LOWP[dt]
         f = torch.arange(1 << nmant, dtype=_F32) / (1 << nmant)  # exact
         lo = -1.0 + 2.0 ** -(nmant + 1)  # nextafter(-1, 0) in the dtype
         span = float(torch.tensor(1.0 - lo, dtype=_F32).to(dt))
         u = torch.clamp_min((f * span).to(dt).float().add_(lo).to(dt), lo).float()
         z = erfinv_f32(u).to(dt).float()
-        _LOWP_TABLES[dt] = (z * float(torch.tensor(math.sqrt(2.0), dtype=dt))).to(dt)
-    return _LOWP_TABLES[dt]
+        _LOWP_TABLES[key] = (z * float(torch.tensor(math.sqrt(2.0), dtype=dt))).to(dt)
+    return _LOWP_TABLES[key]
 
 
 _F32_TABLE: list = []
+_F32_TABLES: dict = {}  # (log1p_small, log1p_large) -> table, for the other JAX semantics
 
 
 def normal_table() -> torch.Tensor:
@@ -459,16 +503,26 @@ def normal_table() -> torch.Tensor:
     magnitude, always representable), and the table holds f32(sqrt 2) * erfinv(u_m) computed by the
     chunked exact path: a draw is then one gather, bit-identical to computing it.
     """
+    sem = semantics.active()
+    variant = (sem.log1p_small, sem.log1p_large)
+    if variant != ("fma_half", "xla"):
+        if variant not in _F32_TABLES:
+            _F32_TABLES[variant] = _build_table()
+        return _F32_TABLES[variant]
     if not _F32_TABLE:
-        n = 1 << 23
-        table = torch.empty(n, dtype=_F32)
-        fma = _Fma()
-        for s in range(0, n, CHUNK):
-            m = torch.arange(s, min(n, s + CHUNK), dtype=torch.int32)
-            u = m.mul_(4).sub_((1 << 24) - 1).to(_F32).mul_(2.0 ** -24)
-            torch.mul(_erfinv(u, fma), _SQRT2_F32, out=table[s:s + u.numel()])
-        _F32_TABLE.append(table)
+        _F32_TABLE.append(_build_table())
     return _F32_TABLE[0]
+
+
+def _build_table() -> torch.Tensor:
+    n = 1 << 23
+    table = torch.empty(n, dtype=_F32)
+    fma = _Fma()
+    for s in range(0, n, CHUNK):
+        m = torch.arange(s, min(n, s + CHUNK), dtype=torch.int32)
+        u = m.mul_(4).sub_((1 << 24) - 1).to(_F32).mul_(2.0 ** -24)
+        torch.mul(_erfinv(u, fma), _SQRT2_F32, out=table[s:s + u.numel()])
+    return table
 
 
 _NINE, _MANT = torch.tensor(9, dtype=_I32), torch.tensor(0x7FFFFF, dtype=_I32)
@@ -489,9 +543,10 @@ def normal(keys, shape, dtype=torch.float32, exact=True):
     shape = _shape(shape)
     if dt != _F32:
         w, nmant, _ = _LOWP[dt]
-        b = _bits_i32(k, shape)
-        idx = b.bitwise_and_((1 << w) - 1).bitwise_right_shift_(w - nmant)
-        return _lowp_table(dt)[idx.view(-1)].view(b.shape)
+        idx = _narrow_bits_i32(k, shape, w).bitwise_right_shift_(w - nmant)
+        return _lowp_table(dt)[idx.reshape(-1)].view(idx.shape)
+    if not semantics.active().partitionable:
+        return _normal_f32_from_bits(_bits_i32(k, shape), exact)
     n = math.prod(shape)
     out = torch.empty(k.shape[:-1] + shape, dtype=_F32)
     flat = out.view(-1)
@@ -513,6 +568,19 @@ def normal(keys, shape, dtype=torch.float32, exact=True):
 
     _stream(k, n, consume)
     return out
+
+
+def _normal_f32_from_bits(b: torch.Tensor, exact: bool) -> torch.Tensor:
+    """float32 normals from given random words (int32 bit patterns): the non-partitionable layout's path."""
+    m = b.reshape(-1).bitwise_right_shift(9).bitwise_and_(0x7FFFFF)
+    if exact and m.numel() >= TABLE_MIN:
+        return normal_table()[m].view(b.shape)
+    u = m.bitwise_or_(0x40000000).view(_F32).sub_(2.0).add_(_f32(np.nextafter(np.float32(-1), np.float32(0))))
+    fma = _Fma() if exact else _Madd()
+    out = torch.empty_like(u)
+    for s in range(0, u.numel(), CHUNK):
+        torch.mul(_erfinv(u[s:s + CHUNK].clone(), fma), _SQRT2_F32, out=out[s:s + CHUNK])
+    return out.view(b.shape)
 
 
 COMPONENTS = {
