@@ -245,7 +245,8 @@ def uniform(keys, shape, dtype=np.float32, minval=0.0, maxval=1.0):
         u = (f.astype(_F64) * span.astype(_F64) + lo.astype(_F64)).astype(dt)  # exact, then one rounding
     else:
         u = _rnd(_rnd(f.astype(_F32) * span.astype(_F32), dt).astype(_F32) + lo.astype(_F32), dt)
-    return np.maximum(lo, u)
+    # XLA's max orders -0.0 below +0.0 (minval = -0.0 gives +0.0 where f = 0); np.maximum returns its first argument
+    return np.where(u == lo, np.where(np.signbit(u), lo, u), np.maximum(lo, u))
 
 
 # --------------------------------------------------------------------------------------------------
