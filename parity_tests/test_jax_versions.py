@@ -57,7 +57,7 @@ def test_eggroll_rng_checks_pass_on_another_jax_release(version):
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     mode = EXPECTED_MODE[".".join(version.split(".")[:2])]
-    assert f"JAX stream semantics {mode} (" in out and f"installed jax {version}" in out, out
+    assert f"JAX stream semantics {mode} (" in out and f"installed JAX {version}" in out, out
     for name in ("eggroll.rng.keys", "eggroll.rng.bits", "eggroll.rng.normal", "eggroll.rng.normal.fast"):
         assert any(line.split()[:5] == [name, "jax", "vs", "numpy", "pass"] for line in out.splitlines()), out
 

@@ -122,7 +122,7 @@ def detect() -> tuple[Semantics, str]:
         return MODES[DEFAULT], f"default (jax not installed; state it with --jax-semantics)"
     native = host_native_float16()
     s = for_version(v, native)
-    why = f"installed jax {v}"
+    why = f"installed JAX {v}"
     if _version_tuple(v) >= (0, 11) and not native:
         why += " on a CPU without native float16 (float16 uniforms rounded twice, as 0.8)"
     return s, why
