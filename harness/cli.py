@@ -129,6 +129,9 @@ def _setup(args):
         from .fixtures import Store
 
         golden = Store()
+        from reference.rng.semantics import golden_note
+
+        notes += [n for n in (golden_note(),) if n]
     runner = Runner(impls, port_specs=specs, golden=golden, golden_all=not specs)
     return checks, runner, notes
 

@@ -171,6 +171,15 @@ def record() -> dict:
     return out
 
 
+def golden_note() -> str | None:
+    """A note for runs with golden files under another stream than theirs (they were made with ``DEFAULT``)."""
+    s = active()
+    if s.name == DEFAULT:
+        return None
+    return (f"golden files hold the JAX {DEFAULT} stream ({MODES[DEFAULT].releases}); this run follows {s.name} "
+            f"({s.releases}): checks that draw JAX's random numbers differ from them by design")
+
+
 class using:
     """Context manager: a mode for the duration of a block (tests)."""
 
