@@ -636,6 +636,22 @@ def _traj_inputs(seed):
             "configs": configs}
 
 
+def _traj_strategy():
+    """`parity fuzz`: fresh seeds, 2 or 3 epochs of two configs drawn from TRAJ_GRID (compiled once each)."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def cases(draw):
+        case = _traj_inputs(draw(st.integers(0, 2**31 - 1)))
+        names = sorted(case["configs"])
+        keep = draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))
+        case["configs"] = {n: case["configs"][n] for n in sorted(keep)}
+        case["epochs"] = draw(st.sampled_from([2, 3]))
+        return case
+
+    return cases()
+
+
 def _run_traj(c, case):
     out = {}
     for name, cfg in case["configs"].items():
@@ -678,17 +694,20 @@ def _run_stats(c, case):
         A, B = c["eggroll.lowrank_noise"](keys, case["signs"], case["shape"], case["rank"], case["sigma"])
         A, B = _np(A).astype(np.float64), _np(B).astype(np.float64)
         a_std = A / (case["sigma"] * s[:, None, None] / math.sqrt(case["rank"]))
+        # KS assumes independent samples: one member per antithetic pair (the other repeats it; duplicated
+        # samples made the false-failure rate 44x the budget: bench/results/calibration.json)
         out["eggroll.lowrank_noise"] = {
-            "A_entries": a_std.ravel(), "B_entries": B.ravel(),
+            "A_entries": a_std[0::2].ravel(), "B_entries": B[0::2].ravel(),
             # antithetic structure: both are exactly 0 for a correct sampler
             "pair_sum_A": (A[0::2] + A[1::2]).ravel(), "pair_diff_B": (B[0::2] - B[1::2]).ravel(),
-            # independence across pairs: products of neighbouring pairs' entries (mean 0, variance 1)
-            "cross_pair_B": (B[0:-2:2] * B[2::2]).ravel()}
+            # independence across pairs: products of disjoint pairs of pairs (0, 1), (2, 3), ... (mean 0,
+            # variance 1; a chain of neighbours would share factors)
+            "cross_pair_B": (B[0::4] * B[2::4]).ravel()}
     if "eggroll.fullrank_noise" in c:
         # full-rank (bias) noise standardised by sigma s: N(0, 1), whatever the parameter's size (a port
         # dividing 1-D noise by sqrt(numel) or sqrt(r) fails here even with its own random stream)
         E = _np(c["eggroll.fullrank_noise"](keys, case["signs"], STATS_BIAS, case["sigma"])).astype(np.float64)
-        out["eggroll.fullrank_noise"] = {"E_bias_entries": (E / (case["sigma"] * s[:, None])).ravel()}
+        out["eggroll.fullrank_noise"] = {"E_bias_entries": (E / (case["sigma"] * s[:, None]))[0::2].ravel()}
     return out
 
 
@@ -903,7 +922,7 @@ CHECKS = [
     Check(
         name="eggroll.trajectory",
         components=("eggroll.epoch",),
-        inputs=_traj_inputs, run=_run_traj, mode=Tolerance(), slow=False, rng="exact",
+        inputs=_traj_inputs, run=_run_traj, mode=Tolerance(), slow=False, rng="exact", strategy=_traj_strategy,
         description="10 epochs (1 and 3 are prefixes) of EGGROLL on a small MLP (low-rank w1/w2, full-rank "
                     "biases, excluded out_scale) over G in {0, 4} x R in {0, 1, 2}; the first failing leaf "
                     "['G.._R..']['epoch'][t]['params'][name] names the first diverging epoch and parameter",
