@@ -421,9 +421,27 @@ def _visits_inputs(seed):
     return {name: screened_search_case(rng, cfg, lo=1, hi=cfg.num_edges - 3) for name, cfg in PROFILES.items()}
 
 
+FUZZ_READS = 16  # `parity fuzz` / test_fuzz: shorter searches (one more JAX compile per profile, once)
+
+
+def _visits_strategy():
+    """Fresh seeds: B screened positions per profile searched with FUZZ_READS reads."""
+    from hypothesis import strategies as st
+
+    def small(seed):
+        rng = np.random.default_rng(seed)
+        case = {name: screened_search_case(rng, cfg.replace(num_reads=FUZZ_READS), lo=1, hi=cfg.num_edges - 3)
+                for name, cfg in PROFILES.items()}
+        case["num_reads"] = FUZZ_READS
+        return case
+
+    return st.integers(0, 2**31 - 1).map(small)
+
+
 def _visits_run(c, case):
     out = {}
     for name, cfg in c.sections(PROFILES).items():
+        cfg = cfg.replace(num_reads=int(case["num_reads"])) if "num_reads" in case else cfg
         r = c["mcts.search"](case[name]["states"], case[name]["noise"], cfg)
         out[name] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
     return out
@@ -752,6 +770,7 @@ CHECKS = [
         components=("mcts.search",),
         inputs=_visits_inputs,
         run=_visits_run,
+        strategy=_visits_strategy,
         mode=Tolerance(),
         profiles=PROFILE_NAMES, knobs=(C_PUCT, TERMINAL_WEIGHT, NOISE_WEIGHT),
         description="whole search with the table evaluator and injected noise: root visit counts equal as "

@@ -354,9 +354,25 @@ def trajectory_case(seed):
 # L2 term is covered where it is visible: losses.l2 / losses.grad (naive_norm_nan_grad controls).
 
 
+FUZZ_STEPS = (1, 4)  # `parity fuzz` / test_fuzz: short trajectories, same per-step shapes (no recompile)
+
+
+def _trajectory_strategy():
+    """Cases of fresh seeds (initial weights, batches), FUZZ_STEPS steps, the check's own config."""
+    from hypothesis import strategies as st
+
+    def small(seed):
+        k = trajectory_case(seed)
+        k["batches"] = {name: v[:max(FUZZ_STEPS)] for name, v in k["batches"].items()}
+        k["steps"] = FUZZ_STEPS
+        return k
+
+    return st.integers(0, 2**31 - 1).map(small)
+
+
 def _run_trajectory(c, k):
     out = {}
-    for n in TRAJ_STEPS:
+    for n in k.get("steps", TRAJ_STEPS):
         batches = {name: v[:n] for name, v in k["batches"].items()}
         out[f"steps_{n:02d}"] = c["train.trajectory"](k["params"], k["edge_index"], batches, k["config"])
     return out
@@ -473,6 +489,7 @@ CHECKS = [
         components=("train.trajectory",),
         inputs=trajectory_case,
         run=_run_trajectory,
+        strategy=_trajectory_strategy,
         mode=Tolerance(rtol=1.3e-6, atol=2e-5,
                        reason="Adam's g / (|g| + 1e-8) amplifies rounding where a gradient cancels its decay "
                               "(one element at 7e-10 moved 8.7e-6 in one step). 20 seeds x 1/10/40 steps, max abs: "

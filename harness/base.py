@@ -464,13 +464,32 @@ class LeafResult:
     allowed_ulp: int | None = None
     p_value: float | None = None
     tol_ratio: float | None = None  # worst |a - e| / (atol + rtol |e|) (or ulp / max_ulp): <= 1 passes
+    summary: dict | None = None  # failing leaves: histograms and a coarse location map (harness/leafstats.py)
 
-    def to_json(self) -> dict:
+    def to_json(self, summary: bool = True) -> dict:
         d = dataclasses.asdict(self)
+        if not summary:
+            d["summary"] = None
         d["worst_index"] = list(self.worst_index) if self.worst_index is not None else None
         for k in ("max_abs", "max_rel", "allowed_abs", "allowed_rel", "p_value", "tol_ratio"):
             d[k] = _finite_or_none(d[k])
         return d
+
+
+SUMMARIES_PER_RESULT = 8
+
+
+def _failing_json(leaves, summaries: bool) -> list[dict]:
+    bad = [l for l in leaves if not l.ok]
+    worst = sorted(range(len(bad)), key=lambda i: -(bad[i].tol_ratio or 0.0))[:SUMMARIES_PER_RESULT if summaries else 0]
+    keep = set(worst)
+    return [l.to_json(summary=i in keep) for i, l in enumerate(bad)]
+
+
+def _trajectory(leaves) -> dict | None:
+    from .leafstats import trajectories
+
+    return trajectories(leaves) or None
 
 
 @dataclasses.dataclass
@@ -515,8 +534,10 @@ class Result:
             "message": self.message,
             "components": self.components,
             "failing_components": self.failing_components,
-            "failing_leaves": [l.to_json() for l in self.leaves if not l.ok],
+            # plot summaries of the worst few failing leaves only, none for a detected control (report size)
+            "failing_leaves": _failing_json(self.leaves, self.control is None),
             "leaves_compared": len(self.leaves),
+            "trajectory": _trajectory(self.leaves),
             "reproduce": self.reproduce,
             "seconds": round(self.seconds, 4),
         }

@@ -4,8 +4,12 @@
     parity report --out DIR [same selectors]
     parity list   [-k EXPR]
     parity fixtures regen  [-k EXPR] [--seed N]
-    parity fixtures verify [-k EXPR]
+    parity fixtures verify [-k EXPR]        (golden files and the fuzzer's regression cases)
     parity mutate --area AREA | --module PATH [--function NAME] [--jobs N] [--budget S] [--list] [--out DIR]
+    parity report --out DIR --baseline BASE.json [--threshold 2]
+    parity diff BASE.json NEW.json [--threshold 2] [--format md|json|html] [-o FILE]
+    parity html REPORT.json [-o FILE]
+    parity fuzz [-k EXPR] [--port MODULE:ATTR]... [--minutes M | --examples N] [--seed N]
 
 Exit codes: 0 every result is pass / not_provided / not_applicable / known_difference / detected (and at
 least one compared something); 1 a divergence (fail, error, or a missed negative control); 2 a usage or
@@ -44,11 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     selectors(sub.add_parser("check", help="run checks, print a table"))
     r = sub.add_parser("report", help="run checks, write report.json and report.md")
     selectors(r)
-    r.add_argument("--out", required=True, help="directory for report.json and report.md")
+    r.add_argument("--out", required=True, help="directory for report.json, report.md and report.html")
+    _report_baseline_args(r)
     ls = sub.add_parser("list", help="list the checks and their controls")
     ls.add_argument("-k", dest="keyword", default=None)
     fx = sub.add_parser("fixtures", help="golden files")
     fxs = fx.add_subparsers(dest="fixtures_cmd", required=True)
+    _h11_parsers(sub, selectors)
     for name in ("regen", "verify"):
         f = fxs.add_parser(name)
         environment_options(f, numerics=False)
@@ -202,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             from . import mutate
 
             return mutate.main(args, out, command=command)
+        if args.cmd in ("diff", "html", "fuzz"):
+            return _h11_main(args, out, command)
+        baseline = _load_baseline(args) if args.cmd == "report" else None
         results, notes = _run(args, out)
         from .report import exit_code, write
 
@@ -209,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "report":
             js, md = write(args.out, results, command=command, seed=args.seed, notes=notes,
                            declarations=getattr(args, "declarations", ()),
-                           deployed=getattr(args, "deployed", None))
-            out.write(f"wrote {js} and {md}\n")
+                           deployed=getattr(args, "deployed", None), baseline=baseline)
+            out.write(f"wrote {js}, {md} and {md.with_suffix('.html')}\n")
+            if baseline is not None:
+                return max(exit_code(results), _baseline_verdict(js, out))
         return exit_code(results)
     except ParityError as e:
         sys.stderr.write(f"{e}\n")
@@ -230,6 +241,9 @@ def _fixtures(args, out) -> int:
     store = Store(args.dir or DEFAULT_DIR)
     if args.fixtures_cmd == "verify":
         rows = store.verify(checks)
+        from . import regressions
+
+        rows += regressions.verify(checks, store.root / "regressions")
         if args.keyword:  # judge against the whole catalogue, then show the selected checks' files only
             names = {c.name for c in catalogue.select(checks, args.keyword)}
             rows = [r for r in rows if r.path.replace("\\", "/").split("/")[-2] in names]
@@ -253,6 +267,143 @@ def _fixtures(args, out) -> int:
         n += 1
     out.write(f"{n} golden file(s) written\n")
     return 0
+
+
+# -- issue 11: report --baseline, diff, html, fuzz ------------------------------------------------------
+
+
+def _report_baseline_args(r) -> None:
+    r.add_argument("--baseline", default=None, metavar="BASE.json",
+                   help="compare with an earlier report.json: changes shown in all three files; exit 1 on regression")
+    r.add_argument("--threshold", type=float, default=2.0,
+                   help="with --baseline: a passing check whose tolerance ratio grew more than this factor regressed")
+
+
+def _h11_parsers(sub, selectors) -> None:
+    d = sub.add_parser("diff", help="what changed between two report.json files; exit 1 if anything regressed")
+    d.add_argument("base", metavar="BASE.json")
+    d.add_argument("new", metavar="NEW.json")
+    d.add_argument("--threshold", type=float, default=2.0,
+                   help="tolerance-ratio growth that counts as a regression for a passing check (default 2)")
+    d.add_argument("--floor", type=float, default=1e-3,
+                   help="ratios below this count as this (noise in the last bits is not growth; default 1e-3)")
+    d.add_argument("--format", choices=("md", "json", "html"), default="md")
+    d.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    h = sub.add_parser("html", help="render report.html from a report.json")
+    h.add_argument("report", metavar="REPORT.json")
+    h.add_argument("-o", "--output", default=None, help="default: report.html beside the JSON")
+    h.add_argument("--baseline", default=None, metavar="BASE.json")
+    h.add_argument("--threshold", type=float, default=2.0)
+    f = sub.add_parser("fuzz", help="hypothesis on every check with a strategy; counterexamples saved as "
+                                    "regression cases under fixtures/regressions/")
+    selectors(f, controls=False)
+    g = f.add_mutually_exclusive_group()
+    g.add_argument("--minutes", type=float, default=None, help="time budget (default 1 minute)")
+    g.add_argument("--examples", type=int, default=None, help="example budget, over all checks")
+    f.add_argument("--regressions", default=None, metavar="DIR",
+                   help="where counterexamples are saved (default fixtures/regressions/)")
+    f.add_argument("--no-save", action="store_true", help="report counterexamples without saving them")
+
+
+def _load_baseline(args):
+    if not getattr(args, "baseline", None):
+        return None
+    from . import diff
+
+    return diff.load(args.baseline)  # before any check runs: a bad baseline is a usage error (exit 2)
+
+
+def _baseline_verdict(js, out) -> int:
+    import json
+
+    d = json.loads(js.read_text())["baseline_diff"]
+    from . import diff
+
+    out.write(diff.verdict(d) + "\n")
+    return diff.exit_code(d)
+
+
+def _write_text(path, text: str, out) -> None:
+    if path is None:
+        out.write(text)
+        return
+    from pathlib import Path
+
+    from .fixtures import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), text.encode())
+    out.write(f"wrote {path}\n")
+
+
+def _h11_main(args, out, command: str) -> int:
+    if args.cmd == "diff":
+        import json
+
+        from . import diff
+
+        d = diff.diff(diff.load(args.base), diff.load(args.new), threshold=args.threshold, floor=args.floor)
+        if args.format == "json":
+            text = json.dumps(d, indent=1, default=str) + "\n"
+        elif args.format == "html":
+            from .html_report import CSS
+
+            text = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>parity diff</title><style>{CSS}"
+                    f"</style></head><body><main><h1>Parity changes</h1>{diff.to_html(d)}</main></body></html>\n")
+        else:
+            text = diff.to_markdown(d)
+        _write_text(args.output, text, out)
+        return diff.exit_code(d)
+    if args.cmd == "html":
+        from pathlib import Path
+
+        from . import diff
+        from .html_report import render
+
+        data = diff.load(args.report)
+        change = None
+        if args.baseline:
+            change = diff.diff(diff.load(args.baseline), data, threshold=args.threshold)
+        elif data.get("baseline_diff"):
+            change = data["baseline_diff"]
+        _write_text(args.output or str(Path(args.report).with_suffix(".html")), render(data, diff=change), out)
+        return 0
+    return _fuzz(args, out, command)
+
+
+def _fuzz(args, out, command: str) -> int:
+    from . import regressions
+    from .fuzz import Fuzzer
+
+    checks, runner, notes = _setup(args)
+    port_names = [n for n, i in runner.impls.items() if i.role == "port"]
+    root = args.regressions or regressions.DEFAULT_ROOT
+
+    def save(found):
+        if args.no_save:
+            return None
+        return str(regressions.save(root, found.check, found.case, found.results, ports=args.port,
+                                    seed=found.seed, blob=found.blob, command=command, examples=found.examples))
+
+    fz = Fuzzer(runner, checks, ports=port_names, seed=args.seed, stream=sys.stderr, on_found=save)
+    if not fz.checks:
+        raise ParityError("parity fuzz: none of the selected checks has a hypothesis strategy "
+                          f"({'; '.join(fz.skipped[:5])})")
+    summary = fz.run(minutes=args.minutes, examples=args.examples)
+    out.write(f"fuzzed {len(fz.checks)} check(s): {summary.examples} examples in {summary.seconds:.1f}s "
+              f"({summary.rate:.1f}/s)\n")
+    for name, st in summary.per_check.items():
+        rate = st["examples"] / st["seconds"] if st["seconds"] else 0.0
+        out.write(f"  {name:<32} {st['examples']:>6} examples  {rate:7.1f}/s (harness time)\n")
+    for f in summary.found:
+        out.write(f"\ncounterexample: {f.check}\n")
+        for r in f.results:
+            out.write(f"{r.message.strip()}\nBlame: {r.blame}\n")
+        out.write(f"hypothesis seed {f.seed}" + (f", {f.blob}" if f.blob else "") + "\n")
+        if f.path:
+            out.write(f"saved: {f.path} (replayed by ./run test parity_tests/test_regressions.py)\n")
+    for n in notes:
+        out.write(f"note: {n}\n")
+    return 1 if summary.found else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

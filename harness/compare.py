@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import tolerance as tol
+from .leafstats import summarise
 from .base import PREFIX, Exact, LeafResult, ParityError, Statistical, Tolerance, Ulp
 from .convert import children, is_leaf_array, to_numpy
 
@@ -192,7 +193,8 @@ def _exact_values(a: np.ndarray, e: np.ndarray, path: str, n: int) -> LeafResult
     msg = (f"values differ (exact): {m} / {n} mismatched ({100 * m / max(n, 1):.1f}%); first at index {w}: "
            f"actual {a.ravel()[first]!r}, expected {e.ravel()[first]!r}; greatest absolute difference "
            f"{float(diff.max()):.6g}")
-    return LeafResult(path, False, "values", msg, m, n, w, float(diff.max()), None)
+    return LeafResult(path, False, "values", msg, m, n, w, float(diff.max()), None,
+                      summary=summarise(a, e, bad, abs_err=diff))
 
 
 def _nan_pattern(a: np.ndarray, e: np.ndarray, path: str, n: int) -> LeafResult | None:
@@ -206,7 +208,7 @@ def _nan_pattern(a: np.ndarray, e: np.ndarray, path: str, n: int) -> LeafResult 
             w = _idx(first, e.shape)
             msg = (f"{label} pattern differs at {m} / {n} elements; first at index {w}: "
                    f"actual {a.ravel()[first]!r}, expected {e.ravel()[first]!r}")
-            return LeafResult(path, False, "nan_pattern", msg, m, n, w)
+            return LeafResult(path, False, "nan_pattern", msg, m, n, w, summary=summarise(a, e, bad))
     return None
 
 
@@ -264,6 +266,7 @@ def _float_leaf(a, e, da, de, mode, path, n) -> LeafResult:
             res.message = (f"bits differ (exact): {m} / {n} mismatched ({100 * m / n:.1f}%); first at index {w}: "
                            f"actual {a.ravel()[first]!r}, expected {e.ravel()[first]!r}; greatest absolute "
                            f"difference {max_abs:.6g}; max ulp {max_ulp}")
+            res.summary = summarise(a, e, bad, abs_err=diff, ulps=ulps)
         return res
 
     if isinstance(mode, Ulp):
@@ -278,6 +281,7 @@ def _float_leaf(a, e, da, de, mode, path, n) -> LeafResult:
             res.message = (f"ulp distance exceeds {mode.max_ulp}: {m} / {n} mismatched ({100 * m / n:.1f}%); "
                            f"greatest {max_ulp} ulp ({coarse}) at index {w}: actual {a.ravel()[worst]!r}, "
                            f"expected {e.ravel()[worst]!r}; greatest absolute difference {max_abs:.6g}")
+            res.summary = summarise(a, e, bad, ratio=ulps / max(mode.max_ulp, 1), abs_err=diff, ulps=ulps)
         return res
 
     rtol, atol = tol.resolve(mode, da, de)
@@ -296,6 +300,7 @@ def _float_leaf(a, e, da, de, mode, path, n) -> LeafResult:
                        f"{max_abs:.6g} at index {_idx(wa, e.shape)} (up to {atol:g} allowed); greatest relative "
                        f"difference {max_rel:.6g} at index {_idx(wr, e.shape)} (up to {rtol:g} allowed); "
                        f"max ulp {max_ulp} ({coarse})")
+        res.summary = summarise(a, e, bad, ratio=ratio, abs_err=diff, allowed=allowed, ulps=ulps)
     return res
 
 

@@ -278,17 +278,30 @@ def _declared_rows(results: list[Result]) -> list[str]:
 
 
 def write(out_dir: str | Path, results: list[Result], *, command: str = "", seed: int | None = None,
-          notes=(), declarations=(), deployed: dict | None = None) -> tuple[Path, Path]:
-    """Write report.json and report.md atomically (temp file + rename in the same directory)."""
+          notes=(), declarations=(), deployed: dict | None = None,
+          baseline: dict | None = None) -> tuple[Path, Path]:
+    """Write report.json, report.md and report.html atomically (temp file + rename in the same directory).
+
+    With ``baseline`` (a loaded report.json, see ``harness.diff``) each of the three also shows what changed
+    since it; report.json then carries the diff as ``baseline_diff``."""
     from .fixtures import atomic_write_bytes
 
     out = Path(out_dir)
     js, md = out / "report.json", out / "report.md"
-    data = json.dumps(to_json(results, command=command, seed=seed, notes=notes, declarations=declarations,
-                              deployed=deployed), indent=1, allow_nan=False)
+    obj = to_json(results, command=command, seed=seed, notes=notes, declarations=declarations, deployed=deployed)
+    text = to_markdown(results, command=command, notes=notes, declarations=declarations, deployed=deployed)
+    change = None
+    if baseline is not None:
+        from . import diff
+
+        change = obj["baseline_diff"] = diff.diff(baseline, obj)
+        text += "\n" + diff.to_markdown(change)
+    data = json.dumps(obj, indent=1, allow_nan=False)
     atomic_write_bytes(js, (data + "\n").encode())
-    atomic_write_bytes(md, to_markdown(results, command=command, notes=notes, declarations=declarations,
-                                       deployed=deployed).encode())
+    atomic_write_bytes(md, text.encode())
+    from .html_report import render
+
+    atomic_write_bytes(out / "report.html", render(obj, diff=change).encode())
     return js, md
 
 
