@@ -187,13 +187,24 @@ def first_divergence(points: list) -> int | None:
     return None
 
 
+MAX_PANELS = 6
+
+
+def ordered_groups(series: dict[str, dict[str, list]]) -> list[str]:
+    """Diverging groups first (earliest first divergence first), then the others by name."""
+    def key(g):
+        fds = [fd for fd in (first_divergence(p) for p in series[g].values()) if fd is not None]
+        return (0, min(fds), g) if fds else (1, 0, g)
+    return sorted(series, key=key)
+
+
 def trajectory_figure(plt, check: str, series: dict[str, dict[str, list]]) -> str:
     """series: {group: {pair label: [[step, ratio, ok], ...]}}; one panel per group (at most 6)."""
-    groups = sorted(series)[:6]
+    groups = ordered_groups(series)[:MAX_PANELS]
     n = len(groups)
     cols = min(3, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 2.7 * rows), squeeze=False)
     floor = 1e-6
     for i, g in enumerate(groups):
         ax = axes[i // cols][i % cols]
@@ -333,17 +344,26 @@ def _trajectories(parity: list[dict], plt) -> str:
         return "<p class='muted'>No check of this run returned per-step outputs.</p>"
     out = []
     for check, groups in series.items():
-        firsts = []
-        for g, pairs in sorted(groups.items()):
-            for p, pts in sorted(pairs.items()):
-                fd = first_divergence(pts)
-                if fd is not None:
-                    firsts.append(f"<li><code>{_e(g)}</code> {_e(p)}: first divergence at step {fd}</li>")
         out.append(f"<h3><code>{_e(check)}</code></h3>")
-        out.append(f"<ul>{''.join(firsts)}</ul>" if firsts else
-                   f"<p class='muted'>{len(groups)} trajectories, every step within tolerance on every pair.</p>")
+        pairs = sorted({p for g in groups.values() for p in g})
+        rows = []
+        for g in ordered_groups(groups):
+            cells = []
+            for p in pairs:
+                pts = groups[g].get(p)
+                fd = first_divergence(pts) if pts else None
+                cells.append("<td class='np'></td>" if pts is None else
+                             f"<td class='fail' style='background:#d73027'>&#10007; step {fd}</td>" if fd is not None
+                             else f"<td>&#10003; {len(pts)} steps</td>")
+            rows.append(f"<tr><td><code>{_e(g)}</code></td>{''.join(cells)}</tr>")
+        out.append("<table><tr><th>sequence</th>" + "".join(f"<th>{_e(p)}</th>" for p in pairs)
+                   + "</tr>" + "".join(rows) + "</table>"
+                   + "<p class='muted'>Cells: the first diverging step, or the number of steps that all agree.</p>")
         if plt is not None:
             out.append(trajectory_figure(plt, check, groups))
+            if len(groups) > MAX_PANELS:
+                out.append(f"<p class='muted'>{len(groups) - MAX_PANELS} more step sequences not plotted "
+                           "(the diverging ones come first).</p>")
     return "\n".join(out)
 
 

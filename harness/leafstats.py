@@ -113,6 +113,9 @@ _STEP_CONTAINER = re.compile(r"^(?:step|steps|epoch|epochs|sim|sims|simulation|s
                              r"rounds?|trajectory|trace|history|t|reads?)$", re.IGNORECASE)
 
 
+_TAP = re.compile(r"^([A-Za-z_][\w.\-]*)#(\d+)(.*)$")
+
+
 def segments(path: str) -> list[str | int]:
     out: list[str | int] = []
     for m in _SEG.finditer(path):
@@ -126,7 +129,11 @@ def step_of(path: str) -> tuple[str, int, str] | None:
 
     A step is a key like ``step_07`` / ``epoch3`` / ``sim_12``, or an integer index that follows a key naming
     a sequence of steps (``['epoch'][3]``, ``['steps'][3]``, ``['trace'][3]``); the last such segment wins.
+    In a trace comparison (``tap.name#3['w']``) the group is the tap and the step its call index.
     """
+    m = _TAP.match(path)
+    if m:  # a trace leaf (harness.trace): <tap name>#<call index><leaf path>, the call index is the step
+        return m.group(1), int(m.group(2)), m.group(3)
     segs = segments(path)
     best = None
     for i, s in enumerate(segs):

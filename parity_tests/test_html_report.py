@@ -121,6 +121,10 @@ def test_trajectories_from_leaf_paths():
     assert html_report.first_divergence(pts) == 3
     assert html_report.first_divergence(tr["['steps_40']"]) is None
     assert leafstats.step_of("['a'][3]['b']") is None
+    # trace comparisons (harness.trace): the tap is the group, its call index the step
+    assert leafstats.step_of("train.loss#7['policy']") == ("train.loss", 7, "['policy']")
+    trace = [LeafResult(f"mcts.root_visits#{k}", k < 4, tol_ratio=None) for k in range(8)]
+    assert html_report.first_divergence(leafstats.trajectories(trace)["mcts.root_visits"]) == 4
 
 
 def _report_dict(results):
@@ -140,7 +144,7 @@ def test_trajectory_section_marks_first_divergence():
     rows = [_row("eggroll.trajectory", ("myport", "numpy"), "fail", 15.0, _traj_leaves(3)),
             _row("eggroll.trajectory", ("jax", "numpy"), "pass", 0.06, _traj_leaves(99))]
     text = html_report.render(_report_dict(rows))
-    assert "first divergence at step 3" in text and "myport vs numpy" in text
+    assert "&#10007; step 3</td>" in text and "myport vs numpy" in text and "&#10003; 6 steps" in text
     assert text.count("<svg") >= 1
 
 
@@ -149,7 +153,7 @@ def test_without_matplotlib_the_page_says_so(monkeypatch):
     rows = [_row("eggroll.trajectory", ("myport", "numpy"), "fail", 15.0, _traj_leaves(3))]
     text = html_report.render(_report_dict(rows))
     assert "Plots omitted: matplotlib is not installed" in text and "<svg" not in text
-    assert "first divergence at step 3" in text  # the numbers stay
+    assert "&#10007; step 3</td>" in text  # the numbers stay
 
 
 def test_html_verb_rerenders_from_json(broken_report, tmp_path, capsys):
