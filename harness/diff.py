@@ -26,7 +26,7 @@ from typing import Any
 
 from .base import ParityError
 
-OK = ("pass", "not_provided", "known_difference", "detected")
+OK = ("pass", "not_provided", "not_applicable", "known_difference", "detected")
 BAD = ("fail", "error", "missed")
 ENV_KEYS = ("python", "numpy", "scipy", "jax", "jaxlib", "flax", "optax", "mctx", "torch", "backend", "platform")
 
@@ -137,8 +137,8 @@ def diff(base: dict, new: dict, *, threshold: float = 2.0, floor: float = 1e-3) 
             out["new_failures"].append(_row(ro, rn))
         elif so in BAD and sn not in BAD:
             out["fixed"].append(_row(ro, rn))
-        elif so in ("pass", "known_difference") and sn == "not_provided":
-            out["lost_coverage"].append({**_row(ro, rn), "why": "compared before, not provided now"})
+        elif so in ("pass", "known_difference") and sn in ("not_provided", "not_applicable"):
+            out["lost_coverage"].append({**_row(ro, rn), "why": f"compared before, {sn} now"})
         elif so == sn == "pass":
             a, b = _ratio(ro), _ratio(rn)
             if a is not None and b is not None and b > threshold * max(a, floor) and b > floor:

@@ -96,6 +96,8 @@ def _cell(r: dict) -> tuple[str, str, str]:
         return "known", "", "&asymp; known"
     if st == "not_provided":
         return "np", "", "&ndash;"
+    if st == "not_applicable":
+        return "np", "", "n/a"
     return st, "", _e(st)
 
 
@@ -265,7 +267,7 @@ def _legend() -> str:
     return (f'<div class="legend"><span>worst |error| / allowed:</span><span>10<sup>-4</sup></span>'
             f'<div class="bar" style="background:linear-gradient(90deg,{stops})"></div><span>10<sup>4</sup></span>'
             '<span>&#10003; pass (&le; 1&times;) &nbsp; &#10007; FAIL (hatched) &nbsp; &#9888; error &nbsp; '
-            '&asymp; known difference &nbsp; &ndash; not provided</span></div>')
+            '&asymp; known difference &nbsp; &ndash; not provided &nbsp; n/a not applicable</span></div>')
 
 
 def _matrix(parity: list[dict]) -> str:
