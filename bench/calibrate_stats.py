@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     if args.keyword and path.exists():  # keep the other checks' rows
         old = json.loads(path.read_text())
         keep = [r for r in old.get("checks", []) if r["check"] not in {r2["check"] for r2 in rows}]
-        out["checks"] = keep + rows
+        out = {**old, **out, "checks": keep + rows}  # other checks' rows and notes kept
     atomic_write_bytes(path, (json.dumps(out, indent=1) + "\n").encode())
     print(f"wrote {path}", file=sys.stderr)
     return 1 if any(r["defect"] or not r["within_budget"] for r in rows) else 0
