@@ -330,10 +330,10 @@ def _bits_i32(keys, shape) -> torch.Tensor:
     n = math.prod(shape)
     if not semantics.active().partitionable:
         return _iota_words_original(k, n).reshape(k.shape[:-1] + shape).contiguous()
+    _check_count(n)  # before the allocation (2^32 words are 16 GB)
     out = torch.empty(k.shape[:-1] + shape, dtype=_I32)
     lib = _kernels()
     if lib is not None:
-        _check_count(n)
         kp = _key_pairs(k)
         lib.pt_bits(kp.data_ptr(), kp.shape[0], n, out.data_ptr())
         return out
@@ -585,9 +585,10 @@ def normal(keys, shape, dtype=torch.float32, exact=True):
     k = _keys(keys)
     shape = _shape(shape)
     lib = _kernels() if semantics.active().partitionable else None  # the kernels: the partitionable counter
+    if lib is not None:
+        _check_count(math.prod(shape))  # before any allocation
     if lib is not None and (dt != _F32 or (exact and _kernel_erfinv())):  # one loop: Threefry, erf_inv / lookup
         n = math.prod(shape)
-        _check_count(n)
         kp = _key_pairs(k)
         out = torch.empty(k.shape[:-1] + shape, dtype=dt)
         if dt == _F32:
