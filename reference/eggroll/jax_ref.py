@@ -412,7 +412,8 @@ def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
     cfg = validate_config(config)
     names = sorted(params)
     params = {k: jnp.asarray(params[k], jnp.float32) for k in names}
-    static = dict(cfg, noise_reuse=0, group_size=0)
+    # the noise program depends on neither R, G (traced) nor the optimiser: one compile serves them all
+    static = {k: v for k, v in cfg.items() if k not in ("noise_reuse", "group_size", "optimizer")}
     shapes = tuple((n, tuple(params[n].shape)) for n in names)
     noise = _step_noise_fn(static_key(static))(jnp.asarray(es_key), shapes, jnp.int32(epoch),
                                                jnp.int32(cfg["noise_reuse"]))
