@@ -160,6 +160,7 @@ class Components:
         self.view = view
         self._all_profiles = tuple(profiles)
         self._signature = signature
+        self._wrap = wrap  # the runner's call tracker: names the component that raised / mutated its input
 
     @property
     def profiles(self) -> tuple[str, ...]:
@@ -182,7 +183,6 @@ class Components:
 
     def excluded(self, domain: str) -> bool:
         return bool(self.view is not None and domain in self.view.excluded)
-        self._wrap = wrap  # the runner's call tracker: names the component that raised / mutated its input
 
     def __getitem__(self, component: str) -> Callable[..., Any]:
         if self.view is not None and self.view.components is not None and component not in self.view.components:

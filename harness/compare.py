@@ -76,8 +76,8 @@ def compare(actual: Any, expected: Any, mode=Tolerance(), *, path: str = "", dty
 
     ``dtypes`` maps leaf paths to the float dtype the check's spec expects (the references' output dtype; a
     tuple where the references differ, the coarsest deciding): that dtype decides the tolerance, whatever the
-    sides return, and a side flagged in ``strict`` (actual, expected) that returns another float dtype is a
-    ``dtype`` leaf failure. Without an entry the
+    sides return, and a side flagged in ``strict`` (actual, expected) that returns a less precise float dtype
+    is a ``dtype`` leaf failure (a more precise one is judged at the expected dtype's tolerance). Without an entry the
     less precise dtype of the pair decides (torch.testing's rule).
     """
     leaves: list[LeafResult] = []
@@ -231,8 +231,11 @@ def compare_leaf(actual: Any, expected: Any, mode, path: str = "", *, spec: _Spe
     if want is None:
         return _float_leaf(a, e, da, de, mode, path, n)
     accepted = (want,) if isinstance(want, str) else tuple(want)  # references that disagree: any of theirs
+    floor = tol.PRECISION.get(tol.coarsest(accepted), 53)
     for side, d, flagged in (("actual", da, spec.strict[0]), ("expected", de, spec.strict[1])):
-        if flagged and d not in accepted:
+        # a less precise dtype would bring its own, looser tolerance: a failure; a more precise one (a NumPy
+        # port in float64) is judged at the expected dtype's tolerance
+        if flagged and d not in accepted and tol.PRECISION.get(d, 53) <= floor:
             return LeafResult(path, False, "dtype", f"dtype differs: {side} is {d}, the check expects "
                               f"{' or '.join(accepted)} (the references' dtype; the tolerance is that dtype's)",
                               total=n)

@@ -361,7 +361,8 @@ class Runner:
         for o in (oa, ob):
             if o.status == "error":
                 res.status, res.message = Status.ERROR, o.message
-                res.failing_components = [o.component] if o.component else []
+                res.failing_components = ([o.component] if o.component
+                                          else list(check.components) if len(check.components) == 1 else [])
                 return self._done(res, t0)
         try:
             if b_name == INVARIANT:
@@ -423,7 +424,9 @@ class Runner:
     def _failing_components(check: Check, failing: list[LeafResult]) -> list[str]:
         """The components whose leaves fail (a ``by_component`` check's outputs, a port's fixed literal: paths
         that start with the component); [] when some failing leaf belongs to no one component (the report
-        says "component not attributable", never FAIL on all)."""
+        says "component not attributable", never FAIL on all). A check of one component names it."""
+        if len(check.components) == 1:
+            return list(check.components)
         names: list[str] = []
         for leaf in failing:
             owner = [comp for comp in check.components if leaf.path.startswith(f"[{comp!r}]")]
