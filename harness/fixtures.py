@@ -331,7 +331,7 @@ class Store:
                     detail = str(e).split(": ", 1)[-1]
                     old_format = "this harness reads schema" in detail and "schema" in json.loads(js.read_text())
                     if old_format:
-                        detail = detail.split("corrupted (", 1)[-1].rstrip(")")
+                        detail = detail.split("corrupted (", 1)[-1][:-1]
                     out.append(FixtureStatus(rel, "stale" if old_format else "corrupted", detail))
                     continue
                 problems = []
