@@ -15,6 +15,9 @@ from harness.base import Implementation
 OPTIONAL = ("jax", "jaxlib", "torch", "flax", "optax", "mctx", "chex", "ml_dtypes")
 ALGORITHMS = ("toy", "rng", "eggroll", "losses", "nets", "train", "mcts")
 FILES = {"numpy": "np_ref", "jax": "jax_ref", "torch": "torch_ref"}
+# further reference modules per framework (same COMPONENTS convention): the sharded EGGROLL runs
+EXTRA = {"numpy": ("reference.eggroll.sharded_np",), "jax": ("reference.eggroll.sharded_jax",),
+         "torch": ("reference.eggroll.sharded_torch",)}
 ROLE = {"numpy": "oracle", "jax": "reference", "torch": "reference"}
 DESCRIPTION = {
     "numpy": "NumPy float64 oracle (reads like the equations)",
@@ -38,6 +41,8 @@ def _components(framework: str) -> dict:
                 continue
             raise
         comps.update(getattr(mod, "COMPONENTS", {}))
+    for modname in EXTRA.get(framework, ()):
+        comps.update(getattr(importlib.import_module(modname), "COMPONENTS", {}))
     return comps
 
 

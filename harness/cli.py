@@ -1,6 +1,7 @@
 """``parity`` command line.
 
     parity check  [-k EXPR] [--port MODULE:ATTR]... [--seed N] [--golden] [--no-controls | --controls-only]
+                  [--jobs N [--job-timeout SECONDS]]
     parity report --out DIR [same selectors]
     parity list   [-k EXPR]
     parity fixtures regen  [-k EXPR] [--seed N]
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
             g.add_argument("--controls-only", action="store_true", help="run only the negative controls")
         sp.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
         environment_options(sp)
+        _jobs_arguments(sp)
 
     selectors(sub.add_parser("check", help="run checks, print a table"))
     r = sub.add_parser("report", help="run checks, write report.json and report.md")
@@ -181,7 +183,12 @@ def _run(args, stream, results):
         stream.flush()
 
     try:
-        runner.run_all(checks, seed=args.seed, controls=controls, parity=parity, progress=progress)
+        if getattr(args, "jobs", 1) > 1:
+            from .parallel import run_parallel
+
+            run_parallel(args, checks, runner, args.jobs, progress=progress, timeout=args.job_timeout)
+        else:
+            runner.run_all(checks, seed=args.seed, controls=controls, parity=parity, progress=progress)
     finally:
         bar.clear()
     from .declarations import summary
@@ -194,6 +201,24 @@ def _run(args, stream, results):
         args.deployed = measure(runner, checks, seed=args.seed)
         stream.write("\n" + deployed_table(args.deployed) + "\n")
     return results, notes
+
+
+def _jobs_arguments(sp):
+    """--jobs N / --job-timeout S: checks in N worker processes (harness/parallel.py)."""
+    def positive(text):
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+        return n
+
+    sp.add_argument("-j", "--jobs", type=positive, default=1, metavar="N",
+                    help="run the checks in N worker processes (default 1: in this process); same results")
+    sp.add_argument("--job-timeout", type=float, default=None, metavar="SECONDS",
+                    help="with --jobs: a check running longer is killed and reported as error rows "
+                         "(default: PARITY_JOB_TIMEOUT or 900)")
 
 
 def _print_summary(results, notes, stream):
