@@ -63,15 +63,18 @@ def _runs(c, case):
     fn = c["eggroll.sharded_epochs"]
     key = (id(fn), c.framework, case["token"])
     hit = _MEMO.get(key)
-    if hit is not None and hit[0] is fn:
-        return hit[1]
-    args = (case["params"], case["es_key"], case["data"], case["configs"], case["epochs"])
-    single = fn(None, *args)
-    sharded = {f"S{s}": fn(int(s), *args) for s in case["shards"]}
-    if len(_MEMO) > 32:
-        _MEMO.clear()
-    _MEMO[key] = (fn, (single, sharded))
-    return single, sharded
+    if hit is None or hit[0] is not fn:
+        args = (case["params"], case["es_key"], case["data"], case["configs"], case["epochs"])
+        try:
+            value = (fn(None, *args), {f"S{s}": fn(int(s), *args) for s in case["shards"]})
+        except Exception as e:  # noqa: BLE001 - remembered: a failed group start is not retried per check
+            value = e
+        if len(_MEMO) > 32:
+            _MEMO.clear()
+        hit = _MEMO[key] = (fn, value)
+    if isinstance(hit[1], Exception):
+        raise hit[1]
+    return hit[1]
 
 
 def _pick(runs, field):

@@ -99,7 +99,8 @@ class _Worker:
     def __init__(self, ctx, wid, args, results):
         self.wid = wid
         self.tasks = ctx.Queue()
-        self.proc = ctx.Process(target=_worker, args=(wid, args, self.tasks, results), daemon=True,
+        # not a daemon: a check may start processes of its own (the torch.distributed group of the sharded checks)
+        self.proc = ctx.Process(target=_worker, args=(wid, args, self.tasks, results), daemon=False,
                                 name=f"parity-job-{wid}")
         self.proc.start()
         self.check = None  # the check it is running

@@ -11,8 +11,8 @@ torch.optim step on every rank) and gathers every per-member output back in glob
 Processes: one group of ``WORLD`` (4) ranks is started on first use with ``torch.multiprocessing`` (spawn,
 a free local port) and kept for the life of the calling process; S = 1, 2, 4 run on the sub-groups of ranks
 [0, S). Starting ranks costs seconds (each imports torch), a task on a started group milliseconds. A rank
-that raises, dies or exceeds ``PARITY_DIST_TIMEOUT`` seconds (default 180) makes the call raise with the
-rank's message; the group is then torn down (processes killed) and the next call starts a new one.
+that raises, dies or exceeds ``PARITY_DIST_TIMEOUT`` seconds (default 180; starting: at least 300) makes the
+call raise with the rank's message; the group is then torn down (processes killed) and the next call starts a new one.
 """
 
 from __future__ import annotations
@@ -188,8 +188,14 @@ def _rank_main(rank, world, port, tasks, results):  # pragma: no cover - runs in
         results.put((None, rank, "error", traceback.format_exc()))
         return
     results.put((None, rank, "ready", None))
+    parent = os.getppid()
     while True:
-        task = tasks.get()
+        try:
+            task = tasks.get(timeout=2.0)
+        except queue.Empty:
+            if os.getppid() != parent:  # the parent was killed: never outlive it
+                break
+            continue
         if task is None:
             break
         tid, shards, args = task
@@ -211,7 +217,7 @@ def _rank_main(rank, world, port, tasks, results):  # pragma: no cover - runs in
 class ProcessGroup:
     """``world`` gloo ranks started once (torch.multiprocessing, spawn), serving tasks until closed."""
 
-    def __init__(self, world=WORLD, timeout=None):
+    def __init__(self, world=WORLD, timeout=None, start_timeout=300.0):
         import torch.multiprocessing as mp
 
         self.world = world
@@ -226,13 +232,14 @@ class ProcessGroup:
         for p in self._procs:
             p.start()
         try:
-            self._collect(None, "starting the gloo process group")
+            self._collect(None, "starting the gloo process group", max(self.timeout, start_timeout))
         except BaseException:
             self.close()
             raise
 
-    def _collect(self, tid, what):
-        deadline = time.monotonic() + self.timeout
+    def _collect(self, tid, what, timeout=None):
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         got = {}
         while len(got) < self.world:
             try:
@@ -243,7 +250,7 @@ class ProcessGroup:
                     raise RuntimeError(f"torch.distributed rank {dead[0][0]} died (exit code {dead[0][1]}) while "
                                        f"{what}")
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"torch.distributed group timed out after {self.timeout:g} s while {what} "
+                    raise TimeoutError(f"torch.distributed group timed out after {timeout:g} s while {what} "
                                        f"(PARITY_DIST_TIMEOUT); ranks answered: {sorted(got)}")
                 continue
             if t != tid:
