@@ -47,6 +47,7 @@ def host_devices(count: int = HOST_DEVICES) -> bool:
 # ------------------------------------------------------------------------------- parity --jobs N
 
 DEFAULT_TIMEOUT = 900.0  # seconds per check (PARITY_JOB_TIMEOUT or --job-timeout)
+SETUP_TIMEOUT = 600.0  # seconds for a worker to import the frameworks and build the implementations
 
 
 def _worker(wid, args, tasks, results):  # pragma: no cover - runs in the spawned workers
@@ -107,13 +108,24 @@ class _Worker:
         self.since = time.monotonic()
         self.ready = False
 
+    def dead(self):
+        """Exited? (its sentinel is ready: robust where the exit status was reaped elsewhere)."""
+        from multiprocessing.connection import wait
+
+        return bool(wait([self.proc.sentinel], timeout=0))
+
     def give(self, name):
         self.check, self.since = name, time.monotonic()
         self.tasks.put(name)
 
     def kill(self):
-        if self.proc.is_alive():
-            self.proc.kill()
+        import signal
+
+        if not self.dead():  # never trust is_alive() alone: another handler may have reaped the status
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.proc.join(timeout=5)
         self.tasks.cancel_join_thread()
         self.tasks.close()
@@ -173,7 +185,10 @@ def run_parallel(args, checks, runner, jobs: int, progress=None, timeout: float 
                     feed(w)
             now = time.monotonic()
             for wid, w in list(workers.items()):
-                dead = not w.proc.is_alive()
+                dead = w.dead()
+                if not w.ready and not dead and now - w.since > max(timeout, SETUP_TIMEOUT):
+                    w.kill()  # a worker that cannot set up in time is as good as dead
+                    dead = True
                 late = w.check is not None and now - w.since > timeout
                 if not (dead or late) or (dead and w.check is None and not pending):
                     continue
@@ -183,7 +198,7 @@ def run_parallel(args, checks, runner, jobs: int, progress=None, timeout: float 
                 if w.check is not None:
                     finish(w.check, _error_rows(by_name[w.check], runner, args, f"PARITY: check {w.check}: {why}"))
                 elif not w.ready and dead:
-                    raise RuntimeError(f"a --jobs worker died while setting up (exit code {w.proc.exitcode})")
+                    raise RuntimeError(f"a --jobs worker died or hung while setting up (exit code {w.proc.exitcode})")
                 w.kill()
                 del workers[wid]
                 if pending:

@@ -214,6 +214,13 @@ def _rank_main(rank, world, port, tasks, results):  # pragma: no cover - runs in
     dist.destroy_process_group()
 
 
+def _exited(proc) -> bool:
+    """Has the process exited? Its sentinel says so even where its exit status was reaped elsewhere."""
+    from multiprocessing.connection import wait
+
+    return bool(wait([proc.sentinel], timeout=0))
+
+
 class ProcessGroup:
     """``world`` gloo ranks started once (torch.multiprocessing, spawn), serving tasks until closed."""
 
@@ -245,7 +252,7 @@ class ProcessGroup:
             try:
                 t, rank, status, value = self._results.get(timeout=0.25)
             except queue.Empty:
-                dead = [(i, p.exitcode) for i, p in enumerate(self._procs) if not p.is_alive()]
+                dead = [(i, p.exitcode) for i, p in enumerate(self._procs) if _exited(p)]
                 if dead:
                     raise RuntimeError(f"torch.distributed rank {dead[0][0]} died (exit code {dead[0][1]}) while "
                                        f"{what}")
@@ -272,7 +279,7 @@ class ProcessGroup:
         return [got[r] for r in range(shards)]
 
     def alive(self):
-        return all(p.is_alive() for p in self._procs)
+        return not any(_exited(p) for p in self._procs)
 
     def close(self):
         for q in self._tasks:
@@ -283,8 +290,11 @@ class ProcessGroup:
         for p in self._procs:
             p.join(timeout=2)
         for p in self._procs:
-            if p.is_alive():
-                p.kill()
+            if not _exited(p):
+                try:
+                    os.kill(p.pid, 9)  # SIGKILL, whatever is_alive() says
+                except ProcessLookupError:
+                    pass
                 p.join(timeout=2)
         for q in self._tasks + [self._results]:
             q.cancel_join_thread()
