@@ -42,7 +42,11 @@ def _components(framework: str) -> dict:
             raise
         comps.update(getattr(mod, "COMPONENTS", {}))
     for modname in EXTRA.get(framework, ()):
-        comps.update(getattr(importlib.import_module(modname), "COMPONENTS", {}))
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError:  # an optional dependency (optax, flax) missing: that component is not provided
+            continue
+        comps.update(getattr(mod, "COMPONENTS", {}))
     return comps
 
 
