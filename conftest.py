@@ -8,3 +8,11 @@ ci / dev / fuzz (aliases of parity-ci / parity-dev / parity-fuzz; default ci).
 """
 
 pytest_plugins = ["harness.pytest_plugin"]
+
+
+def pytest_cmdline_main(config):
+    """Under pytest-xdist (``-n N``) distribute by group: the items of checks that share an input generator
+    (and so a cached run: one JAX compile, one torch.distributed group) go to one worker (``--dist loadgroup``,
+    groups set in parity_tests/conftest.py). An explicit ``--dist`` is kept."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
+        config.option.dist = "loadgroup"

@@ -8,6 +8,7 @@ CODE = find_packages(include=["harness", "harness.*", "reference", "reference.*"
 setup(
     packages=CODE + ["harness.golden"],
     package_dir={"harness.golden": "fixtures"},
-    package_data={"harness.golden": ["**/*.npz", "**/*.json"]},
+    package_data={"harness.golden": ["**/*.npz", "**/*.json"],
+                  "reference.rng": ["_native.c"]},  # the torch stream's optional C kernels, compiled on first use
     include_package_data=False,
 )

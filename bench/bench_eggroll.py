@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from harness.numerics import pin  # noqa: E402
 
 TARGET = {"width": 1024, "population": 256, "rank": 1}
-GOALS = {"lr_pregen_vs_plain": 0.85, "lr_keys_vs_plain": 0.60, "speedup_vs_materialised": 30.0}
+GOALS = {"lr_pregen_vs_plain": 0.85, "lr_keys_vs_plain": 0.70, "speedup_vs_materialised": 30.0}  # lr_keys: issue 13
 METHOD = ("Per configuration and framework, the variants are timed in interleaved rounds (every round calls each "
           "variant once, in an order shuffled every round), after one warm-up call each. Ratios are paired: the "
           "per-round ratio t_a / t_b of two variants timed in the same round, and the figure of record is the "

@@ -9,6 +9,7 @@ MODULES = (
     "checks.toy",
     "checks.eggroll_rng",
     "checks.eggroll",
+    "checks.eggroll_sharded",
     "checks.losses",
     "checks.train",
     "checks.train_defaults",

@@ -15,6 +15,9 @@ from harness.base import Implementation
 OPTIONAL = ("jax", "jaxlib", "torch", "flax", "optax", "mctx", "chex", "ml_dtypes")
 ALGORITHMS = ("toy", "rng", "eggroll", "losses", "nets", "train", "mcts")
 FILES = {"numpy": "np_ref", "jax": "jax_ref", "torch": "torch_ref"}
+# further reference modules per framework (same COMPONENTS convention): the sharded EGGROLL runs
+EXTRA = {"numpy": ("reference.eggroll.sharded_np",), "jax": ("reference.eggroll.sharded_jax",),
+         "torch": ("reference.eggroll.sharded_torch",)}
 ROLE = {"numpy": "oracle", "jax": "reference", "torch": "reference"}
 DESCRIPTION = {
     "numpy": "NumPy float64 oracle (reads like the equations)",
@@ -37,6 +40,12 @@ def _components(framework: str) -> dict:
             if e.name in OPTIONAL:  # e.g. JAX without optax / flax: that algorithm's components are absent
                 continue
             raise
+        comps.update(getattr(mod, "COMPONENTS", {}))
+    for modname in EXTRA.get(framework, ()):
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError:  # an optional dependency (optax, flax) missing: that component is not provided
+            continue
         comps.update(getattr(mod, "COMPONENTS", {}))
     return comps
 

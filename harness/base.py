@@ -150,7 +150,8 @@ class Components:
     """
 
     def __init__(self, impl: Implementation, asarray: Callable[[Any], Any], to_numpy: Callable[[Any], Any],
-                 view: Any = None, profiles: tuple[str, ...] = (), signature: Callable[[str], Any] | None = None):
+                 view: Any = None, profiles: tuple[str, ...] = (), signature: Callable[[str], Any] | None = None,
+                 wrap: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None):
         self.impl = impl
         self.framework = impl.framework
         self.name = impl.name
@@ -159,6 +160,7 @@ class Components:
         self.view = view
         self._all_profiles = tuple(profiles)
         self._signature = signature
+        self._wrap = wrap  # the runner's call tracker: names the component that raised / mutated its input
 
     @property
     def profiles(self) -> tuple[str, ...]:
@@ -192,8 +194,8 @@ class Components:
         if self.view is not None and self.view.fixed:
             from .declarations import at_literals
 
-            return at_literals(fn, component, dict(self.view.fixed), self._signature)
-        return fn
+            fn = at_literals(fn, component, dict(self.view.fixed), self._signature)
+        return fn if self._wrap is None else self._wrap(component, fn)
 
     def __contains__(self, component: str) -> bool:
         if self.view is not None and self.view.components is not None and component not in self.view.components:
@@ -451,7 +453,7 @@ class LeafResult:
 
     path: str
     ok: bool
-    reason: str = ""  # "", "shape", "dtype", "nan_pattern", "values", "missing", "type", "statistic"
+    reason: str = ""  # "", "shape", "dtype", "nan_pattern", "values", "missing", "type", "none", "statistic"
     message: str = ""
     mismatches: int = 0
     total: int = 0
@@ -534,6 +536,9 @@ class Result:
             "message": self.message,
             "components": self.components,
             "failing_components": self.failing_components,
+            # False: the row failed but no leaf could be attributed to one component (not "all failed")
+            "attributed": (bool(self.failing_components)
+                           if self.status in (Status.FAIL, Status.ERROR, Status.KNOWN_DIFFERENCE) else None),
             # plot summaries of the worst few failing leaves only, none for a detected control (report size)
             "failing_leaves": _failing_json(self.leaves, self.control is None),
             "leaves_compared": len(self.leaves),

@@ -1,6 +1,7 @@
 """``parity`` command line.
 
     parity check  [-k EXPR] [--port MODULE:ATTR]... [--seed N] [--golden] [--no-controls | --controls-only]
+                  [--jobs N [--job-timeout SECONDS]]
     parity report --out DIR [same selectors]
     parity list   [-k EXPR]
     parity fixtures regen  [-k EXPR] [--seed N]
@@ -13,8 +14,10 @@
 
 Exit codes: 0 every result is pass / not_provided / not_applicable / known_difference / detected (and at
 least one compared something); 1 a divergence (fail, error, or a missed negative control); 2 a usage or
-configuration error (a port that does not import, an unknown check, a bad -k expression, corrupt fixtures
-asked for, a declaration the catalogue does not know) or a run that compared nothing.
+configuration error (a port that does not import, an unknown check or component name, a bad -k expression
+or seed, a declaration the catalogue does not know, a run that would compare nothing, a report directory
+that cannot be written, corrupt fixtures asked for) or an interrupted run; 3 the harness itself crashed
+(what was computed is still written, to --out or a fallback directory it names).
 """
 
 from __future__ import annotations
@@ -34,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("-k", dest="keyword", default=None, help="pytest-style keyword expression over check names")
         sp.add_argument("--port", action="append", default=[], metavar="MODULE:ATTR",
                         help="add a user's port (an harness.base.Implementation); repeatable")
-        sp.add_argument("--seed", type=int, default=0, help="seed of the checks' inputs (default 0)")
+        sp.add_argument("--seed", type=_seed, default=0, help="seed of the checks' inputs, 0 <= seed < 2**32 "
+                        "(default 0); it also seeds random / numpy / torch global RNGs per case")
+        sp.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="time one implementation may spend on one check before its row is an error and the "
+                        "run goes on (default 600; 0: no limit; POSIX main thread only)")
         sp.add_argument("--impl", default=None, help="built-in implementations to use, comma separated "
                         "(default: numpy,jax,torch as installed)")
         sp.add_argument("--golden", action="store_true", help="also compare against the golden files in fixtures/")
@@ -44,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
             g.add_argument("--controls-only", action="store_true", help="run only the negative controls")
         sp.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
         environment_options(sp)
+        _jobs_arguments(sp)
 
     selectors(sub.add_parser("check", help="run checks, print a table"))
     r = sub.add_parser("report", help="run checks, write report.json and report.md")
@@ -59,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         f = fxs.add_parser(name)
         environment_options(f, numerics=False)
         f.add_argument("-k", dest="keyword", default=None)
-        f.add_argument("--seed", type=int, default=0)
+        f.add_argument("--seed", type=_seed, default=0)
         f.add_argument("--dir", default=None, help="fixture directory (default: the project's fixtures/)")
     _mutate_parser(sub)
     return p
@@ -103,12 +111,22 @@ def _configure(args) -> None:
     numerics.pin()
 
 
+def _seed(text: str) -> int:
+    from .runner import check_seed
+
+    try:
+        return check_seed(int(text))
+    except (ValueError, ParityError):
+        raise argparse.ArgumentTypeError(f"must be an integer with 0 <= seed < 2**32, got {text!r}") from None
+
+
 def _setup(args):
     from . import catalogue, numerics, ports
     from .runner import Runner
 
     _configure(args)
     checks, notes = catalogue.load()
+    all_checks = checks
     if getattr(args, "keyword", None):
         selected = catalogue.select(checks, args.keyword)
         if not selected:
@@ -120,12 +138,18 @@ def _setup(args):
         if f not in ports.BUILTIN_ORDER:
             raise ParityError(f"--impl: unknown implementation {f!r} (choose from {', '.join(ports.BUILTIN_ORDER)})")
     impls, more = ports.builtin(fw)
+    if getattr(args, "impl", None):
+        absent = [f for f in fw if f not in impls]
+        if absent:
+            raise ParityError(f"--impl {args.impl}: {', '.join(absent)} not installed")
     notes += more
     specs = getattr(args, "port", []) or []
     from .declarations import validate
+    from .progress import check_port_components
 
     for spec in specs:
         port = ports.load_port(spec)
+        check_port_components(port, all_checks, spec, impls)
         if port.name in impls:
             raise ParityError(f"--port {spec!r}: name {port.name!r} collides with another implementation: rename it")
         validate(port, catalogue.load()[0])
@@ -138,22 +162,41 @@ def _setup(args):
         from reference.rng.semantics import golden_note
 
         notes += [n for n in (golden_note(),) if n]
-    runner = Runner(impls, port_specs=specs, golden=golden, golden_all=not specs)
+    runner = Runner(impls, port_specs=specs, golden=golden, golden_all=not specs,
+                    timeout=getattr(args, "timeout", None) or None)
     return checks, runner, notes
 
 
-def _run(args, stream):
+def _run(args, stream, results):
+    """Run the selected checks, appending each row to ``results`` as it comes (kept if the run crashes)."""
+    from .progress import ProgressLine, nothing_compared
+
     checks, runner, notes = _setup(args)
+    parity, controls = not args.controls_only, not args.no_controls
+    total, problem = nothing_compared(runner, checks, notes, parity=parity, controls=controls, seed=args.seed)
+    if problem:
+        raise ParityError(problem)
+    bar = ProgressLine(total)
+    runner.on_start = bar.start
 
     def progress(r):
+        results.append(r)
         if args.quiet and r.status.ok:
             return
+        bar.clear()
         tag = f" [{r.control}]" if r.control else ""
         stream.write(f"{r.status.value:>16}  {r.check}{tag}  {r.pair[0]} vs {r.pair[1]}\n")
         stream.flush()
 
-    results = runner.run_all(checks, seed=args.seed, controls=not args.no_controls,
-                             parity=not args.controls_only, progress=progress)
+    try:
+        if getattr(args, "jobs", 1) > 1:
+            from .parallel import run_parallel
+
+            run_parallel(args, checks, runner, args.jobs, progress=progress, timeout=args.job_timeout)
+        else:
+            runner.run_all(checks, seed=args.seed, controls=controls, parity=parity, progress=progress)
+    finally:
+        bar.clear()
     from .declarations import summary
 
     args.declarations = summary(runner.impls)
@@ -164,6 +207,24 @@ def _run(args, stream):
         args.deployed = measure(runner, checks, seed=args.seed)
         stream.write("\n" + deployed_table(args.deployed) + "\n")
     return results, notes
+
+
+def _jobs_arguments(sp):
+    """--jobs N / --job-timeout S: checks in N worker processes (harness/parallel.py)."""
+    def positive(text):
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+        return n
+
+    sp.add_argument("-j", "--jobs", type=positive, default=1, metavar="N",
+                    help="run the checks in N worker processes (default 1: in this process); same results")
+    sp.add_argument("--job-timeout", type=float, default=None, metavar="SECONDS",
+                    help="with --jobs: a check running longer is killed and reported as error rows "
+                         "(default: PARITY_JOB_TIMEOUT or 900)")
 
 
 def _print_summary(results, notes, stream):
@@ -195,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
             from . import catalogue
 
             checks, notes = catalogue.load()
-            for c in catalogue.select(checks, args.keyword):
+            selected = catalogue.select(checks, args.keyword)
+            if not selected:
+                raise ParityError(f"no check matches -k {args.keyword!r} ({len(checks)} checks; `parity list` "
+                                  "shows them all)")
+            for c in selected:
                 out.write(f"{c.name}  [{c.mode.kind}]  components: {', '.join(c.components)}\n")
                 for ctl in c.controls:
                     out.write(f"    control {ctl.name} ({ctl.target}): {ctl.description}\n")
@@ -210,25 +275,61 @@ def main(argv: list[str] | None = None) -> int:
             return mutate.main(args, out, command=command)
         if args.cmd in ("diff", "html", "fuzz"):
             return _h11_main(args, out, command)
-        baseline = _load_baseline(args) if args.cmd == "report" else None
-        results, notes = _run(args, out)
-        from .report import exit_code, write
-
-        _print_summary(results, notes, out)
-        if args.cmd == "report":
-            js, md = write(args.out, results, command=command, seed=args.seed, notes=notes,
-                           declarations=getattr(args, "declarations", ()),
-                           deployed=getattr(args, "deployed", None), baseline=baseline)
-            out.write(f"wrote {js}, {md} and {md.with_suffix('.html')}\n")
-            if baseline is not None:
-                return max(exit_code(results), _baseline_verdict(js, out))
-        return exit_code(results)
+        return _check_or_report(args, out, command)
     except ParityError as e:
         sys.stderr.write(f"{e}\n")
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         sys.stderr.write(f"{PREFIX} interrupted\n")
         return 2
+
+
+def _check_or_report(args, out, command: str) -> int:
+    """check / report: the destination checked first; on an interrupt or a crash, what was computed is still
+    printed and written (to --out, else a fallback directory that is named)."""
+    from .progress import check_out_dir, write_fallback
+    from .runner import RunInterrupted
+
+    dest = str(check_out_dir(args.out)) if args.cmd == "report" else None
+    baseline = _load_baseline(args) if args.cmd == "report" else None
+    results: list = []
+    notes: list = []
+    try:
+        _, notes = _run(args, out, results)
+        from .report import exit_code, write
+
+        _print_summary(results, notes, out)
+        if dest:
+            js, md = write(dest, results, command=command, seed=args.seed, notes=notes,
+                           declarations=getattr(args, "declarations", ()),
+                           deployed=getattr(args, "deployed", None), baseline=baseline)
+            out.write(f"wrote {js}, {md} and {md.with_suffix('.html')}\n")
+            if baseline is not None:
+                return max(exit_code(results), _baseline_verdict(js, out))
+        return exit_code(results)
+    except ParityError:
+        raise
+    except (RunInterrupted, KeyboardInterrupt) as e:
+        why = e.message if isinstance(e, RunInterrupted) else "KeyboardInterrupt"
+        if results:
+            _print_summary(results, notes, out)
+        where = write_fallback(dest, results, command=command, seed=args.seed, notes=notes,
+                               error=f"interrupted: {why}") if dest else None
+        sys.stderr.write(f"{PREFIX} interrupted: {why}; {len(results)} result(s) so far"
+                         + (f", written to {where}" if where else "") + "\n")
+        return 2
+    except Exception as e:  # noqa: BLE001 - the harness crashed: keep what was computed
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        msg = f"{type(e).__name__}: {e}"
+        if results and args.cmd == "report":
+            where = write_fallback(dest, results, command=command, seed=args.seed, notes=notes, error=msg)
+            sys.stderr.write(f"{PREFIX} internal error after {len(results)} result(s): {msg}; what was computed is "
+                             f"written to {where}\n")
+        else:
+            sys.stderr.write(f"{PREFIX} internal error: {msg}\n")
+        return 3
 
 
 def _fixtures(args, out) -> int:

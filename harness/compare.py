@@ -71,13 +71,49 @@ class Comparison:
         return "\n".join(lines)
 
 
-def compare(actual: Any, expected: Any, mode=Tolerance(), *, path: str = "") -> Comparison:
-    """Compare two nested containers leaf by leaf (``expected`` is the reference side)."""
+def compare(actual: Any, expected: Any, mode=Tolerance(), *, path: str = "", dtypes: Mapping[str, str] | None = None,
+            strict: tuple[bool, bool] = (False, False)) -> Comparison:
+    """Compare two nested containers leaf by leaf (``expected`` is the reference side).
+
+    ``dtypes`` maps leaf paths to the float dtype the check's spec expects (the references' output dtype; a
+    tuple where the references differ, the coarsest deciding): that dtype decides the tolerance, whatever the
+    sides return, and a side flagged in ``strict`` (actual, expected) that returns a less precise float dtype
+    is a ``dtype`` leaf failure (a more precise one is judged at the expected dtype's tolerance). Without an entry the
+    less precise dtype of the pair decides (torch.testing's rule).
+    """
     leaves: list[LeafResult] = []
-    _walk(actual, expected, mode, path, leaves)
+    _walk(actual, expected, mode, path, leaves, _Spec(dtypes or {}, strict))
     if isinstance(mode, Statistical):
         _bonferroni(leaves, mode)
     return Comparison(leaves)
+
+
+def compare_flat(actual: Mapping[str, Any], expected: Mapping[str, Any], mode=Tolerance(), *,
+                 dtypes: Mapping[str, str] | None = None, strict: tuple[bool, bool] = (False, False)) -> Comparison:
+    """Compare two {leaf path: leaf} mappings (golden files); each leaf keeps its path as given."""
+    leaves: list[LeafResult] = []
+    spec = _Spec(dtypes or {}, strict)
+    for k in expected:
+        if k not in actual:
+            leaves.append(LeafResult(k, False, "missing", "missing in actual"))
+    for k in actual:
+        if k not in expected:
+            leaves.append(LeafResult(k, False, "missing", "missing in expected (unexpected output)"))
+    for k in expected:
+        if k in actual:
+            leaves.append(compare_leaf(actual[k], expected[k], mode, k, spec=spec))
+    if isinstance(mode, Statistical):
+        _bonferroni(leaves, mode)
+    return Comparison(leaves)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    dtypes: Mapping[str, str]
+    strict: tuple[bool, bool] = (False, False)
+
+
+_NO_SPEC = _Spec({})
 
 
 def assert_parity(actual: Any, expected: Any, mode=Tolerance(), *, label: str = "", reproduce: str = "") -> None:
@@ -103,10 +139,13 @@ def _container_kind(x: Any) -> str | None:
     return "record"  # NamedTuple / dataclass: compared by field name
 
 
-def _walk(a: Any, e: Any, mode, path: str, out: list[LeafResult]) -> None:
+def _walk(a: Any, e: Any, mode, path: str, out: list[LeafResult], spec: _Spec = _NO_SPEC) -> None:
     ka, ke = _container_kind(a), _container_kind(e)
     if ka is None and ke is None:
-        out.append(compare_leaf(a, e, mode, path))
+        out.append(compare_leaf(a, e, mode, path, spec=spec))
+        return
+    if a is None or e is None:
+        out.append(_none_leaf(a, e, path))
         return
     if ka is None or ke is None or (ka == "sequence") != (ke == "sequence"):
         out.append(LeafResult(path, False, "type", f"structure differs: actual is {_tname(a)}, expected is {_tname(e)}"))
@@ -116,7 +155,7 @@ def _walk(a: Any, e: Any, mode, path: str, out: list[LeafResult]) -> None:
             out.append(LeafResult(path, False, "structure", f"length differs: actual {len(a)}, expected {len(e)}"))
             return
         for i, (x, y) in enumerate(zip(a, e)):
-            _walk(x, y, mode, f"{path}[{i}]", out)
+            _walk(x, y, mode, f"{path}[{i}]", out, spec)
         return
     da, de = dict(children(a)), dict(children(e))
     for k in de:
@@ -127,7 +166,7 @@ def _walk(a: Any, e: Any, mode, path: str, out: list[LeafResult]) -> None:
             out.append(LeafResult(path + k, False, "missing", "missing in expected (unexpected output)"))
     for k in de:
         if k in da:
-            _walk(da[k], de[k], mode, path + k, out)
+            _walk(da[k], de[k], mode, path + k, out, spec)
 
 
 def _tname(x: Any) -> str:
@@ -148,11 +187,23 @@ def _idx(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat_index, shape)) if shape else ()
 
 
-def compare_leaf(actual: Any, expected: Any, mode, path: str = "") -> LeafResult:
+def _none_leaf(a: Any, e: Any, path: str) -> LeafResult:
+    """One side is None: the reason is ``none``, never a ratio borrowed from another leaf."""
+    if a is None and e is None:
+        return LeafResult(path, True, total=1)
+    side, other = ("actual", e) if a is None else ("expected", a)
+    what = (f"{_tname(other)} of shape {tuple(getattr(other, 'shape', ()))}" if is_leaf_array(other)
+            else _tname(other))
+    return LeafResult(path, False, "none", f"{side} is None, the other side is a {what}", 1, 1)
+
+
+def compare_leaf(actual: Any, expected: Any, mode, path: str = "", *, spec: _Spec = _NO_SPEC) -> LeafResult:
     """Compare one leaf pair."""
     scalar_types = (bool, int, float, complex)
     if not (is_leaf_array(actual) or isinstance(actual, scalar_types)) or not (
             is_leaf_array(expected) or isinstance(expected, scalar_types)):
+        if (actual is None) != (expected is None):
+            return _none_leaf(actual, expected, path)
         if actual is None or expected is None or isinstance(actual, str) or isinstance(expected, str):
             return _plain_equal(actual, expected, path)
     try:
@@ -176,7 +227,20 @@ def compare_leaf(actual: Any, expected: Any, mode, path: str = "") -> LeafResult
         e_r = np.stack([e.real, e.imag], -1)
         da = de = "float64" if da == "complex128" and de == "complex128" else "float32"
         a, e = a_r, e_r
-    return _float_leaf(a, e, da, de, mode, path, n)
+        return _float_leaf(a, e, da, de, mode, path, n)
+    want = spec.dtypes.get(path)
+    if want is None:
+        return _float_leaf(a, e, da, de, mode, path, n)
+    accepted = (want,) if isinstance(want, str) else tuple(want)  # references that disagree: any of theirs
+    floor = tol.PRECISION.get(tol.coarsest(accepted), 53)
+    for side, d, flagged in (("actual", da, spec.strict[0]), ("expected", de, spec.strict[1])):
+        # a less precise dtype would bring its own, looser tolerance: a failure; a more precise one (a NumPy
+        # port in float64) is judged at the expected dtype's tolerance
+        if flagged and d not in accepted and tol.PRECISION.get(d, 53) <= floor:
+            return LeafResult(path, False, "dtype", f"dtype differs: {side} is {d}, the check expects "
+                              f"{' or '.join(accepted)} (the references' dtype; the tolerance is that dtype's)",
+                              total=n)
+    return _float_leaf(a, e, da, de, mode, path, n, tol.coarsest(accepted))
 
 
 def _exact_values(a: np.ndarray, e: np.ndarray, path: str, n: int) -> LeafResult:
@@ -234,20 +298,35 @@ def ulp_distance(a: np.ndarray, e: np.ndarray, dtype_name: str) -> np.ndarray:
     return np.abs(oa - oe) // scale
 
 
-def _float_leaf(a, e, da, de, mode, path, n) -> LeafResult:
+def _float_leaf(a, e, da, de, mode, path, n, want: str | None = None) -> LeafResult:
     if isinstance(mode, Exact) and da != de:
         return LeafResult(path, False, "dtype", f"exact mode needs identical dtypes: actual {da}, expected {de}",
                           total=n)
+    res = _float_values(a, e, da, de, mode, path, n, want)
     pat = _nan_pattern(a, e, path, n)
-    if pat is not None:
-        return pat
+    if pat is None:
+        return res
+    # the pattern differs: say so, AND what the values do on the elements finite in both
+    fin = int(np.count_nonzero(np.isfinite(a) & np.isfinite(e)))
+    values = (f"on the {fin} elements finite in both: {res.message}" if not res.ok
+              else f"the {fin} elements finite in both agree")
+    pat.message = f"{pat.message}; {values}"
+    pat.mismatches += res.mismatches
+    pat.max_abs, pat.max_rel, pat.max_ulp = res.max_abs, res.max_rel, res.max_ulp
+    pat.allowed_abs, pat.allowed_rel, pat.allowed_ulp, pat.tol_ratio = (
+        res.allowed_abs, res.allowed_rel, res.allowed_ulp, res.tol_ratio)
+    return pat
+
+
+def _float_values(a, e, da, de, mode, path, n, want: str | None = None) -> LeafResult:
+    """Values on the elements finite in both (the NaN / Inf pattern is judged separately)."""
     fin = np.isfinite(a) & np.isfinite(e)
     a64 = np.where(fin, a.astype(np.float64), 0.0)
     e64 = np.where(fin, e.astype(np.float64), 0.0)
     diff = np.abs(a64 - e64)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(diff == 0, 0.0, diff / np.abs(e64))
-    coarse = tol.coarser(da, de)
+    coarse = want or tol.coarser(da, de)
     ulps = ulp_distance(np.where(fin, a, 0), np.where(fin, e, 0), coarse)
     max_abs = float(diff.max()) if n else 0.0
     max_rel = float(rel.max()) if n else 0.0
@@ -257,7 +336,7 @@ def _float_leaf(a, e, da, de, mode, path, n) -> LeafResult:
     if isinstance(mode, Exact):
         bits = lambda x, d: np.ascontiguousarray(x).view({8: np.uint64, 4: np.uint32, 2: np.uint16}[x.dtype.itemsize])  # noqa: E731
         same = (bits(a, da) == bits(e, de)) | (np.isnan(a) & np.isnan(e))
-        bad = ~same
+        bad = ~same & fin  # the NaN / Inf pattern is judged on its own
         m = int(np.count_nonzero(bad))
         if m:
             first = int(np.flatnonzero(bad.ravel())[0])
@@ -284,7 +363,7 @@ def _float_leaf(a, e, da, de, mode, path, n) -> LeafResult:
             res.summary = summarise(a, e, bad, ratio=ulps / max(mode.max_ulp, 1), abs_err=diff, ulps=ulps)
         return res
 
-    rtol, atol = tol.resolve(mode, da, de)
+    rtol, atol = tol.resolve(mode, want or da, want or de)
     res.allowed_abs, res.allowed_rel = atol, rtol
     allowed = atol + rtol * np.abs(e64)
     with np.errstate(divide="ignore", invalid="ignore"):

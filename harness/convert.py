@@ -27,6 +27,26 @@ def is_jax(x: Any) -> bool:
     return (m.startswith("jax") or m.startswith("jaxlib")) and hasattr(x, "shape")
 
 
+class Bfloat16Values(np.ndarray):
+    """bfloat16 values held exactly in a float32 array, for a reader without ``ml_dtypes`` (a golden file
+    read by a torch-only user): ``to_numpy`` reports the dtype as ``bfloat16``."""
+
+
+def bfloat16_from_bits(bits: np.ndarray) -> np.ndarray:
+    """uint16 bfloat16 bit patterns -> ml_dtypes.bfloat16 array, or ``Bfloat16Values`` without ml_dtypes."""
+    values = (np.asarray(bits, np.uint16).astype(np.uint32) << 16).view(np.float32)
+    try:
+        import ml_dtypes
+    except ImportError:
+        return values.view(Bfloat16Values)
+    return values.astype(ml_dtypes.bfloat16)
+
+
+def bfloat16_bits(values: np.ndarray) -> np.ndarray:
+    """float32 arrays holding bfloat16 values -> their uint16 bit patterns (exact)."""
+    return (np.ascontiguousarray(values, np.float32).view(np.uint32) >> 16).astype(np.uint16)
+
+
 def is_leaf_array(x: Any) -> bool:
     return isinstance(x, (np.ndarray, np.generic)) or is_torch(x) or is_jax(x)
 
@@ -65,6 +85,8 @@ def to_numpy(x: Any) -> tuple[np.ndarray, str]:
         if name == "bfloat16":
             return a.astype(np.float32), "bfloat16"
         return a, name
+    if isinstance(x, Bfloat16Values):
+        return np.asarray(x).view(np.ndarray), "bfloat16"
     if isinstance(x, (np.ndarray, np.generic)):
         a = np.asarray(x)
         name = str(a.dtype)
@@ -92,11 +114,16 @@ def to_framework(tree: Any, framework: str) -> Any:
     elif framework == "jax":
         import jax.numpy as jnp
 
-        conv = jnp.asarray
+        def conv(a):
+            if isinstance(a, Bfloat16Values):
+                return jnp.asarray(a.view(np.ndarray), dtype=jnp.bfloat16)
+            return jnp.asarray(a)
     elif framework == "torch":
         import torch
 
         def conv(a):
+            if isinstance(a, Bfloat16Values):
+                return torch.from_numpy(np.array(a.view(np.ndarray), copy=True)).to(torch.bfloat16)
             if a.dtype == np.uint32:
                 return torch.from_numpy(a.astype(np.int64)).to(torch.uint32)
             return torch.from_numpy(np.array(a, copy=True))

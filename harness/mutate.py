@@ -852,6 +852,7 @@ def _row_precise(failing, check_components, affected, known) -> bool:
     group, ``train.loss`` of ``train.trajectory``) counts when every component of its check does."""
     allowed = set(affected)
     own = set(check_components) <= allowed
+    failing = failing or check_components  # a row no leaf attributes (failing_components []) names the whole check
     return all(n in allowed or (n not in known and own) for n in failing)
 
 

@@ -97,6 +97,9 @@ def pin() -> dict:
     global _done
     if _cfg["device"] == "cpu":
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    from .parallel import host_devices
+
+    host_devices()  # 4 XLA:CPU host devices for the sharded checks, before JAX's backend starts
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if not _done:
         _done = True

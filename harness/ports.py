@@ -38,6 +38,9 @@ def load_port(spec: str) -> Implementation:
         sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(modname)
+    except SystemExit as e:  # a module that exits at import must not end the run silently (exit 0)
+        raise ParityError(f"--port {spec!r}: module {modname!r} called sys.exit({e.code!r}) while importing: a "
+                          "port module must not exit the process") from None
     except Exception as e:  # noqa: BLE001 - reported in one line
         raise ParityError(f"--port {spec!r}: module {modname!r} does not import: {type(e).__name__}: {e}") from e
     obj = mod
@@ -48,6 +51,8 @@ def load_port(spec: str) -> Implementation:
     if not isinstance(obj, Implementation) and callable(obj):
         try:
             obj = obj()
+        except SystemExit as e:
+            raise ParityError(f"--port {spec!r}: calling {attr}() called sys.exit({e.code!r})") from None
         except Exception as e:  # noqa: BLE001
             raise ParityError(f"--port {spec!r}: calling {attr}() raised {type(e).__name__}: {e}") from e
     if not isinstance(obj, Implementation):

@@ -86,6 +86,7 @@ def in_tree(config) -> bool:
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running parity check (trajectories, benchmark-sized inputs)")
     config.addinivalue_line("markers", "parity: an item of the backend-parity catalogue")
+    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist loadgroup: one group runs on one worker")
     try:
         # verdicts always come from the pinned numerics; --parity-numerics deployed adds the drift summary
         numerics.configure(numerics="pinned", device=config.getoption("--parity-device"),
@@ -164,13 +165,19 @@ def _pid(pair):
     return f"{pair[0]}-vs-{pair[1]}"
 
 
+def _xdist_group(check):
+    """pytest-xdist ``--dist loadgroup`` group of a check's items: checks sharing an input generator share
+    cached runs (one JAX compile, one torch.distributed group), so they run on one worker."""
+    return pytest.mark.xdist_group(f"{check.inputs.__module__}.{getattr(check.inputs, '__qualname__', '')}")
+
+
 def pytest_generate_tests(metafunc):
     names = metafunc.fixturenames
     if not any(n in names for n in ("parity_pair", "parity_control", "parity_fuzz_check")):
         return
     st = state(metafunc.config)
     checks, runner = st["checks"], st["runner"]
-    slow = lambda c: [pytest.mark.slow] if c.slow else []  # noqa: E731
+    slow = lambda c: ([pytest.mark.slow] if c.slow else []) + [_xdist_group(c)]  # noqa: E731
     if "parity_pair" in names:
         items, ids = [], []
         for c in checks:

@@ -22,10 +22,11 @@ def environment() -> dict:
                  "machine": platform.machine()}
     for p in _PACKAGES:
         try:
-            env[p] = importlib.metadata.version(p)
+            # a package whose import is blocked (sys.modules[p] = None) counts as not installed
+            env[p] = importlib.metadata.version(p) if sys.modules.get(p, True) is not None else None
         except importlib.metadata.PackageNotFoundError:
             env[p] = None
-    if env.get("jax") and "jax" in sys.modules:
+    if env.get("jax") and sys.modules.get("jax") is not None:
         import jax
 
         env["backend"] = jax.default_backend()
@@ -108,26 +109,59 @@ def _tol_text(r: Result) -> str:
     return "dtype policy"
 
 
-def _measure(r: Result) -> str:
+def _measure(r: Result, leaves=None) -> str:
     mode = (r.tolerance or {}).get("mode")
+    leaves = r.leaves if leaves is None else leaves
     if mode == "exact":
         return "bit-exact" if r.status == Status.PASS else (f"{r.max_ulp} ulp" if r.max_ulp else "")
     if mode == "ulp":
-        return f"{r.max_ulp} ulp" if r.max_ulp is not None else ""
+        ulps = [l.max_ulp for l in leaves if l.max_ulp is not None]
+        return f"{max(ulps)} ulp" if ulps else ""
     if mode == "statistical":
-        ps = [l.p_value for l in r.leaves if l.p_value is not None]
+        ps = [l.p_value for l in leaves if l.p_value is not None]
         return f"min p {min(ps):.2g}" if ps else ""
-    if r.tol_ratio is not None:
-        return f"{r.tol_ratio:.2g}x tol"
+    ratios = [l.tol_ratio for l in leaves if l.tol_ratio is not None]
+    if ratios:
+        return f"{max(ratios):.2g}x tol"
     return ""
 
 
-def _cell(r: Result) -> str:
+_REASONS = {"shape": "shape", "none": "None", "dtype": "dtype", "nan_pattern": "NaN/Inf pattern",
+            "missing": "missing output", "type": "type", "structure": "structure", "statistic": "distribution",
+            "literal": "literal"}
+
+
+def _fail_measure(r: Result, comp: str | None = None) -> str:
+    """Why a failing row fails, from its failing leaves only (of ``comp`` when given): the reasons that are
+    not a value comparison (``shape``, ``None``, ``dtype``...) and the failing values' distance, never a
+    ratio borrowed from a passing leaf."""
+    bad = [l for l in r.leaves if not l.ok and (comp is None or _owned_by(l.path, comp))]
+    bad = bad or [l for l in r.leaves if not l.ok]
+    if not bad:
+        return _measure(r)
+    reasons = list(dict.fromkeys(_REASONS[l.reason] for l in bad if l.reason in _REASONS))
+    mode = (r.tolerance or {}).get("mode")
+    valued = [l for l in bad if l.reason in ("values", "nan_pattern")]
+    dist = ""
+    if valued:
+        if mode == "exact":
+            dist = f"{sum(l.mismatches for l in valued)}/{sum(l.total for l in valued)} differ"
+        else:
+            dist = _measure(r, valued)
+    return ", ".join(x for x in reasons + [dist] if x)
+
+
+def _owned_by(path: str, comp: str) -> bool:
+    return path.startswith(f"[{comp!r}]")
+
+
+def _cell(r: Result, comp: str | None = None) -> str:
     s = r.status
-    m = _measure(r)
     if s == Status.PASS:
+        m = _measure(r)
         return f"pass ({m})" if m else "pass"
     if s == Status.FAIL:
+        m = _fail_measure(r, comp)
         return f"**FAIL** ({m})" if m else "**FAIL**"
     if s == Status.ERROR:
         return "**ERROR**"
@@ -147,6 +181,25 @@ def _pair_label(pair) -> str:
 
 _SEVERITY = {Status.ERROR: 5, Status.FAIL: 4, Status.KNOWN_DIFFERENCE: 3, Status.PASS: 2, Status.NOT_PROVIDED: 1,
              Status.NOT_APPLICABLE: 1}
+_NOT_ATTRIBUTABLE = 3.5  # a failing check that cannot say which component: above pass, below a named FAIL
+_NOT_COMPARED = 1.5  # another component of the check raised: this one was not compared
+
+
+def _component_view(r: Result, comp: str) -> tuple[float, str, bool]:
+    """(severity, cell, counts as a failure of ``comp``) of one row seen from one component: a failing row
+    counts only for the components it names; a row that cannot name one says so."""
+    if r.status not in (Status.FAIL, Status.ERROR) or comp in r.failing_components:
+        return _SEVERITY.get(r.status, 0) + min(r.tol_ratio or 0, 1e9) * 1e-12, _cell(r, comp), \
+            r.status in (Status.FAIL, Status.ERROR)
+    if r.failing_components:  # attributed to other components
+        named = ", ".join(f"`{c}`" for c in r.failing_components)
+        if r.status == Status.ERROR:
+            return _NOT_COMPARED, f"not compared (error in {named})", False
+        mine = [l for l in r.leaves if _owned_by(l.path, comp)]
+        m = _measure(r, mine) if mine else ""
+        return _SEVERITY[Status.PASS], (f"pass ({m})" if m else "pass"), False
+    what = "check failed" if r.status == Status.FAIL else "check errored"
+    return _NOT_ATTRIBUTABLE, f"{what}, component not attributable", False
 
 
 def _numerics_line(env: dict) -> str:
@@ -169,14 +222,14 @@ def _component_table(parity: list[Result], pairs: list[str]) -> list[str]:
         rs = rows[comp]
         cells = []
         for p in pairs:
-            cand = [r for r in rs if _pair_label(r.pair) == p]
-            if not cand:
+            views = [_component_view(r, comp) for r in rs if _pair_label(r.pair) == p]
+            if not views:
                 cells.append("")
                 continue
-            worst = max(cand, key=lambda r: (_SEVERITY.get(r.status, 0), r.tol_ratio or 0))
-            n_bad = sum(r.status in (Status.FAIL, Status.ERROR) for r in cand)
-            cells.append(_cell(worst) + (f" in {n_bad}/{len(cand)}" if n_bad else ""))
-        blame = sorted({r.blame for r in rs if r.blame and comp in (r.failing_components or [comp])})
+            worst = max(views, key=lambda v: v[0])
+            n_bad = sum(v[2] for v in views)
+            cells.append(worst[1] + (f" in {n_bad}/{len(views)}" if n_bad else ""))
+        blame = sorted({r.blame for r in rs if r.blame and (comp in r.failing_components or not r.failing_components)})
         checks = sorted({r.check for r in rs})
         out.append(f"| `{comp}` | " + " | ".join(cells) + f" | {len(checks)} | {'; '.join(blame) or '-'} |")
     return out
@@ -216,7 +269,8 @@ def to_markdown(results: list[Result], *, command: str = "", notes=(), declarati
         "Cells: status (worst error as a multiple of the allowed tolerance -- `0.3x tol` passes, `>1x` fails --, "
         "or the ulp distance, or the smallest KS p-value). Tolerances come from the dtype policy (torch.testing's "
         "table) unless the check states an override and its reason. The deviating side is decided by the NumPy "
-        "float64 oracle.",
+        "float64 oracle. In the matrix a failing check marks only the components it names; a check that "
+        "cannot attribute a failing leaf to one component says `check failed, component not attributable`.",
         "",
         "## Compatibility matrix (by component)",
         "",

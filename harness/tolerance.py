@@ -42,6 +42,14 @@ def coarser(a: str, b: str) -> str:
     return a if PRECISION.get(a, 53) <= PRECISION.get(b, 53) else b
 
 
+def coarsest(names) -> str:
+    """The least precise of some floating dtype names."""
+    out = None
+    for n in names:
+        out = n if out is None else coarser(out, n)
+    return out
+
+
 def resolve(mode, dtype_a: str, dtype_b: str) -> tuple[float, float]:
     """(rtol, atol) for a tolerance comparison of two float leaves."""
     d = coarser(dtype_a, dtype_b)

@@ -67,8 +67,8 @@ def test_component_that_raises_is_error_and_others_keep_running(capsys):
     rc, out = run("check", "-k", "toy", "--port", "parity_tests.example_ports:RAISING", "--no-controls",
                   capsys=capsys)
     assert rc == 1
-    assert "RuntimeError: deliberate failure inside the port (in raisingport, check toy.math.argmax, at " \
-           "parity_tests/example_ports.py:" in out.out
+    assert "RuntimeError: deliberate failure inside the port (in raisingport, component toy.argmax, check " \
+           "toy.math.argmax, at parity_tests/example_ports.py:" in out.out
     assert out.out.count("  pass  ") >= 0 and "raisingport vs numpy" in out.out
 
 

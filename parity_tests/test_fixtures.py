@@ -10,7 +10,7 @@ import pytest
 
 from harness import catalogue, ports
 from harness.base import Check, Control, Exact, ParityError
-from harness.fixtures import Store, flatten_outputs
+from harness.fixtures import Store, flatten_outputs, record_hash
 from harness.runner import GOLDEN, Runner
 
 from checks import toy
@@ -57,6 +57,7 @@ def test_corrupted_stale_orphaned_missing(tmp_path, runner):
     js = tmp_path / b.name / "seed0.json"
     rec = json.loads(js.read_text())
     rec["environment"]["numpy"] = "0.0.1"
+    rec["record_sha256"] = record_hash(rec)  # a consistent record from another environment: stale, not corrupted
     js.write_text(json.dumps(rec))
     # an orphan
     (tmp_path / "old.check.gone").mkdir()
@@ -95,7 +96,8 @@ def test_pickled_npz_is_refused(tmp_path, runner):
     npz.write_bytes(buf.getvalue())
     js = tmp_path / check.name / "seed0.json"
     rec = json.loads(js.read_text())
-    rec["sha256"] = hashlib.sha256(buf.getvalue()).hexdigest()  # even with a matching hash
+    rec["sha256"] = hashlib.sha256(buf.getvalue()).hexdigest()  # even with matching hashes
+    rec["record_sha256"] = record_hash(rec)
     js.write_text(json.dumps(rec))
     with pytest.raises(ParityError, match="unreadable npz"):
         store.load(check, 0)

@@ -36,7 +36,8 @@ def test_sites_are_stable_and_skip_structure():
     assert {(s.scope, s.original, s.mutated) for s in consts} >= {("<module>", "1e-08", "1e-09"),
                                                                    ("<module>", "1e-08", "-1e-08")}
     s = next(s for s in consts if s.top == "EPS")
-    assert mutate.affected_components(s) == ["losses.grad", "losses.policy", "losses.total", "train.trajectory"]
+    assert mutate.affected_components(s) == ["losses.grad", "losses.policy", "losses.total", "train.fit",
+                                                 "train.trajectory"]
 
 
 def test_mutant_is_a_port_and_leaves_the_reference_untouched():

@@ -79,6 +79,20 @@ def test_torch_normal_table_all_2_23_inputs(grid):
     assert np.array_equal(table.view(np.uint32), z.view(np.uint32)), f"{np.sum(table != z)} differ"
 
 
+def test_torch_native_kernel_all_2_23_inputs(grid):
+    """The C kernel of the normal (reference/rng/_native.c; torch_ref.erfinv_f32 runs on it when built):
+    erf_inv and sqrt(2) erf_inv on every input, bit for bit."""
+    from reference.rng import _native
+
+    if not _native.enabled():
+        pytest.skip(f"no native kernels here: {_native.status()}")
+    u, erfinv, z = grid
+    got = torch_ref.erfinv_f32(torch.from_numpy(u)).numpy()
+    assert np.array_equal(got.view(np.uint32), erfinv.view(np.uint32)), f"{np.sum(got != erfinv)} differ"
+    got = (got * SQRT2).astype(np.float32)
+    assert np.array_equal(got.view(np.uint32), z.view(np.uint32)), f"{np.sum(got != z)} differ"
+
+
 def test_torch_special_erfinv_is_too_coarse(grid):
     """Why the references carry XLA's polynomial: torch's own erfinv is up to ~91 ulp away."""
     u, _, z = grid

@@ -232,9 +232,11 @@ def test_lowp_uniforms_bit_exact():
             _same(torch_ref.uniform(kt, (3, 701), getattr(torch, dt.dtype.name), lo, hi), ref)
 
 
-def test_torch_chunking_layouts_agree():
+def test_torch_chunking_layouts_agree(monkeypatch):
     """Many keys with small draws (several keys per chunk) and few keys with large draws (several
-    chunks per key) give the same values as one key at a time."""
+    chunks per key) give the same values as one key at a time (the pure-torch path: the C kernels have no
+    chunks; test_rng_native.py holds the two paths equal)."""
+    monkeypatch.setattr(torch_ref, "_kernels", lambda: None)
     keys = torch_ref.fold_in(torch_ref.key(1), torch.arange(3000, dtype=torch.int32))  # (3000,) keys
     many = torch_ref.normal(keys, (12, 3))
     for i in (0, 909, 910, 2999):  # around a chunk boundary of 32768 // 36 = 910 keys
@@ -245,6 +247,7 @@ def test_torch_chunking_layouts_agree():
 
 
 def test_torch_table_path_equals_op_by_op_path(monkeypatch):
+    monkeypatch.setattr(torch_ref, "_kernels", lambda: None)  # the table is a pure-torch path
     kt = torch_ref.fold_in(torch_ref.key(8), torch.arange(2, dtype=torch.int32))
     shape = (torch_ref.TABLE_MIN // 2 + 1,)  # 2 keys: at the threshold -> table
     table = torch_ref.normal(kt, shape)

@@ -15,7 +15,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from harness.tap import tap
 from reference.eggroll.config import static_key, trainable_role
+from reference.eggroll.np_ref import tap_noise
 from reference.eggroll.config import validate_config as _validate
 from reference.eggroll.config import validate_optimizer
 
@@ -356,6 +358,77 @@ def epoch(params, opt_state, es_key, epoch, data, config):
                                          jnp.int32(cfg["noise_reuse"]), jnp.int32(cfg["group_size"]), data)
 
 
+@functools.lru_cache(maxsize=None)
+def _step_noise_fn(cfg_key):
+    """The noise of one epoch, jitted per static config (R traced), with its taps inside the program."""
+    import json
+
+    cfg = json.loads(cfg_key)
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def noise_of(es_key, shapes, t, noise_reuse):
+        names = [n for n, _ in shapes]
+        tau = noise_epoch(t, noise_reuse)
+        k, s = pair_index_sign(cfg["population"])
+        pairs = jnp.arange(cfg["population"] // 2, dtype=jnp.uint32)
+        keys = _member_keys(es_key, len(names), tau.astype(jnp.uint32), pairs)  # (P, N/2, 2)
+        tap("eggroll.keys.member", keys[:, k])
+        noise = _all_noise(keys, s, dict(shapes), cfg, k)
+        tap_noise(noise)  # framework-free: the same tap lines as np_ref / torch_ref
+        tap("eggroll.sigma.signed", jnp.float32(cfg["sigma"]) * s)
+        return noise
+
+    return noise_of
+
+
+@jax.jit
+def _member_params(params, noise):
+    """Every member's perturbed parameters (N, ...): W + A_i B_i^T, P + E_i, P (broadcast)."""
+    n = jax.tree_util.tree_leaves(noise)[0].shape[0]
+    out = {}
+    for name, value in params.items():
+        nz = noise.get(name)
+        if nz is None:
+            out[name] = jnp.broadcast_to(value, (n,) + value.shape)
+        elif len(nz) == 2:
+            out[name] = value[None] + jnp.einsum("nir,njr->nij", nz[0], nz[1])
+        else:
+            out[name] = value[None] + nz[0]
+    return out
+
+
+@jax.jit
+def _step_update(fit, noise, group_size):
+    f = tap("eggroll.fitness.shaped", _shape_fitness(fit, group_size))
+    return tap("eggroll.grad", {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
+                                for name, nz in noise.items()})
+
+
+def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
+    """One EGGROLL epoch on the CALLER's model (see np_ref.step): F_i = fitness_fn(apply_fn(member i's
+    parameters)), vmapped over the members (apply_fn / fitness_fn must be JAX-traceable); the same noise as
+    ``epoch``. The noise program and the update are jitted (their taps staged inside: harness.tap).
+    Returns (params, opt_state, fitness (N,)); the same taps as np_ref.step."""
+    cfg = validate_config(config)
+    names = sorted(params)
+    params = {k: jnp.asarray(params[k], jnp.float32) for k in names}
+    # the noise program depends on neither R, G (traced) nor the optimiser: one compile serves them all
+    static = {k: v for k, v in cfg.items() if k not in ("noise_reuse", "group_size", "optimizer")}
+    shapes = tuple((n, tuple(params[n].shape)) for n in names)
+    noise = _step_noise_fn(static_key(static))(jnp.asarray(es_key), shapes, jnp.int32(epoch),
+                                               jnp.int32(cfg["noise_reuse"]))
+    members = _member_params(params, noise)
+    fit = tap("eggroll.fitness.raw", jax.vmap(lambda p: jnp.reshape(fitness_fn(apply_fn(p)), ()))(members))
+    grads = _step_update(fit.astype(jnp.float32), noise, jnp.int32(cfg["group_size"]))
+    trainable = {name: params[name] for name in grads}
+    if opt_state is None:
+        opt_state = optimizer_init(trainable, cfg["optimizer"])
+    new, opt_state = optimizer_step(trainable, grads, opt_state, cfg["optimizer"])
+    out = dict(params)
+    out.update(new)
+    return tap("eggroll.params", out), opt_state, fit
+
+
 COMPONENTS = {
     "eggroll.validate_config": validate_config,
     "eggroll.noise_epoch": noise_epoch,
@@ -371,4 +444,5 @@ COMPONENTS = {
     "eggroll.optimizer_init": optimizer_init,
     "eggroll.optimizer_step": optimizer_step,
     "eggroll.epoch": epoch,
+    "eggroll.step": step,
 }

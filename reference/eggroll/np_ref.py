@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from harness.tap import tap
 from reference.eggroll import _rng
 from reference.eggroll.config import trainable_role
 from reference.eggroll.config import validate_config as _validate
@@ -191,13 +192,8 @@ def mlp_fitness(params, noise, data):
     return -np.mean((out - y) ** 2, axis=(1, 2))
 
 
-def epoch(params, opt_state, es_key, epoch, data, config):
-    """One EGGROLL epoch on the small MLP: noise for epoch ``epoch`` -> population fitness -> shaped f ->
-    ES gradient per parameter (by role) -> one optimiser step on the trainable parameters.
-
-    ``opt_state`` None starts a fresh optimiser. Returns (params, opt_state, fitness (N,)).
-    """
-    cfg = validate_config(config)
+def _epoch_noise(params, es_key, epoch, cfg):
+    """(member keys (P, N, 2), signs (N,), noise name -> (A, B) | (E,)) of epoch ``epoch``."""
     names = sorted(params)
     tau = noise_epoch(epoch, cfg["noise_reuse"])
     k, s = pair_index_sign(cfg["population"])
@@ -209,6 +205,18 @@ def epoch(params, opt_state, es_key, epoch, data, config):
             noise[name] = lowrank_noise(keys[j], s, np.shape(params[name]), cfg["rank"], cfg["sigma"])
         elif role == "fullrank":
             noise[name] = (fullrank_noise(keys[j], s, np.shape(params[name]), cfg["sigma"]),)
+    return keys, s, noise
+
+
+def epoch(params, opt_state, es_key, epoch, data, config):
+    """One EGGROLL epoch on the small MLP: noise for epoch ``epoch`` -> population fitness -> shaped f ->
+    ES gradient per parameter (by role) -> one optimiser step on the trainable parameters.
+
+    ``opt_state`` None starts a fresh optimiser. Returns (params, opt_state, fitness (N,)).
+    """
+    cfg = validate_config(config)
+    names = sorted(params)
+    _, s, noise = _epoch_noise(params, es_key, epoch, cfg)
     fit = mlp_fitness(params, noise, data)
     f = shape_fitness(fit, cfg["group_size"])
     grads = {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
@@ -220,6 +228,59 @@ def epoch(params, opt_state, es_key, epoch, data, config):
     out = {name: np.asarray(params[name], F64) for name in names}
     out.update(new)
     return out, opt_state, fit
+
+
+def _member_params(params, noise, i):
+    """Member i's perturbed parameters: W + A_i B_i^T (low rank), P + E_i (full rank), P (excluded)."""
+    out = {}
+    for name, value in params.items():
+        nz = noise.get(name)
+        if nz is None:
+            out[name] = value
+        elif len(nz) == 2:
+            out[name] = value + nz[0][i] @ nz[1][i].T
+        else:
+            out[name] = value + nz[0][i]
+    return out
+
+
+def tap_noise(noise):
+    """The noise taps of one epoch: A and B per low-rank parameter, E per full-rank one (dicts by name)."""
+    low = {n: nz for n, nz in noise.items() if len(nz) == 2}
+    if low:
+        tap("eggroll.noise.A", {n: nz[0] for n, nz in low.items()})
+        tap("eggroll.noise.B", {n: nz[1] for n, nz in low.items()})
+    full = {n: nz[0] for n, nz in noise.items() if len(nz) == 1}
+    if full:
+        tap("eggroll.noise.E", full)
+
+
+def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
+    """One EGGROLL epoch on the CALLER's model: F_i = fitness_fn(apply_fn(member i's parameters)), where
+    member i's parameters are W + A_i B_i^T (low rank), P + E_i (full rank), P (excluded), with the noise of
+    epoch ``epoch`` from (es_key, tau, pair index) exactly as ``epoch`` draws it; then shaped fitness, ES
+    gradient per parameter and one optimiser step. ``opt_state`` None starts a fresh optimiser.
+    Returns (params, opt_state, fitness (N,)). Taps: eggroll.keys.member (P, N, 2), eggroll.noise.A / .B / .E,
+    eggroll.sigma.signed (N,), eggroll.fitness.raw / .shaped (N,), eggroll.grad, eggroll.params."""
+    cfg = validate_config(config)
+    names = sorted(params)
+    params = {k: np.asarray(params[k], F64) for k in names}
+    keys, s, noise = _epoch_noise(params, es_key, epoch, cfg)
+    tap("eggroll.keys.member", keys)
+    tap_noise(noise)
+    tap("eggroll.sigma.signed", cfg["sigma"] * s)
+    fit = tap("eggroll.fitness.raw", np.array([float(np.asarray(fitness_fn(apply_fn(_member_params(params, noise, i)))))
+                                               for i in range(cfg["population"])], F64))
+    f = tap("eggroll.fitness.shaped", shape_fitness(fit, cfg["group_size"]))
+    grads = tap("eggroll.grad", {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
+                                 for name, nz in noise.items()})
+    trainable = {name: params[name] for name in grads}
+    if opt_state is None:
+        opt_state = optimizer_init(trainable, cfg["optimizer"])
+    new, opt_state = optimizer_step(trainable, grads, opt_state, cfg["optimizer"])
+    out = dict(params)
+    out.update(new)
+    return tap("eggroll.params", out), opt_state, fit
 
 
 COMPONENTS = {
@@ -237,4 +298,5 @@ COMPONENTS = {
     "eggroll.optimizer_init": optimizer_init,
     "eggroll.optimizer_step": optimizer_step,
     "eggroll.epoch": epoch,
+    "eggroll.step": step,
 }

@@ -13,7 +13,10 @@ import math
 
 import torch
 
+from harness.tap import active as tap_active
+from harness.tap import tap
 from reference.eggroll import _rng
+from reference.eggroll.np_ref import tap_noise
 from reference.eggroll.config import trainable_role
 from reference.eggroll.config import validate_config as _validate
 from reference.eggroll.config import validate_optimizer
@@ -217,6 +220,63 @@ def epoch(params, opt_state, es_key, epoch, data, config):
     return out, opt_state, fit
 
 
+def _member_params(params, noise, i):
+    """Member i's perturbed parameters: W + A_i B_i^T (low rank), P + E_i (full rank), P (excluded)."""
+    out = {}
+    for name, value in params.items():
+        nz = noise.get(name)
+        if nz is None:
+            out[name] = value
+        elif len(nz) == 2:
+            out[name] = value + nz[0][i] @ nz[1][i].T
+        else:
+            out[name] = value + nz[0][i]
+    return out
+
+
+def _key_bits(keys):
+    """int32 key bits as the uint32 words the other references tap."""
+    return keys.numpy().view("uint32") if tap_active() else keys
+
+
+def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
+    """One EGGROLL epoch on the CALLER's model (see np_ref.step): F_i = fitness_fn(apply_fn(member i's
+    parameters)), members evaluated one by one; the same noise as ``epoch``. Returns (params, opt_state,
+    fitness (N,)); the same taps as np_ref.step."""
+    cfg = validate_config(config)
+    names = sorted(params)
+    with torch.no_grad():
+        params = {k: _t(params[k]) for k in names}
+        tau = noise_epoch(epoch, cfg["noise_reuse"])
+        k, s = pair_index_sign(cfg["population"])
+        pairs, member_pair = torch.unique(k, return_inverse=True)
+        keys = member_keys(es_key, len(names), tau, pairs)  # (P, N/2, 2): partners share a key
+        tap("eggroll.keys.member", _key_bits(keys[:, member_pair]))
+        noise = {}
+        for j, name in enumerate(names):
+            role = trainable_role(cfg, name)
+            shape = tuple(int(d) for d in params[name].shape)
+            if role == "lowrank":
+                z = _rng.torch_normal(keys[j], (shape[0] + shape[1], cfg["rank"]))[member_pair]
+                noise[name] = _lowrank_from_z(z, s, shape[1], cfg["rank"], cfg["sigma"])
+            elif role == "fullrank":
+                noise[name] = (_fullrank_from_eps(_rng.torch_normal(keys[j], shape)[member_pair], s, cfg["sigma"]),)
+        tap_noise(noise)
+        tap("eggroll.sigma.signed", torch.tensor(float(cfg["sigma"]), dtype=F32) * s)
+        fit = tap("eggroll.fitness.raw", torch.stack([
+            _t(fitness_fn(apply_fn(_member_params(params, noise, i)))).reshape(()) for i in range(cfg["population"])]))
+        f = tap("eggroll.fitness.shaped", shape_fitness(fit, cfg["group_size"]))
+        grads = tap("eggroll.grad", {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
+                                     for name, nz in noise.items()})
+        trainable = {name: params[name] for name in grads}
+        if opt_state is None:
+            opt_state = optimizer_init(trainable, cfg["optimizer"])
+        new, opt_state = optimizer_step(trainable, grads, opt_state, cfg["optimizer"])
+    out = dict(params)
+    out.update(new)
+    return tap("eggroll.params", out), opt_state, fit
+
+
 COMPONENTS = {
     "eggroll.validate_config": validate_config,
     "eggroll.noise_epoch": noise_epoch,
@@ -232,4 +292,5 @@ COMPONENTS = {
     "eggroll.optimizer_init": optimizer_init,
     "eggroll.optimizer_step": optimizer_step,
     "eggroll.epoch": epoch,
+    "eggroll.step": step,
 }

@@ -19,6 +19,8 @@ stay below 2^63 (K < 2^27, M < 2^31), so torch computes them in int64; JAX in ui
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 E_MAX = 66  # n <= 12
@@ -134,6 +136,15 @@ def _mix_torch(x):
     return x ^ (x >> 16)
 
 
+@functools.lru_cache(maxsize=None)
+def _torch_constants(e: int, device):
+    """(M[:e], A[:e]) as int64 tensors, made once per (E, device): the search calls the evaluator per simulation."""
+    import torch
+
+    return (torch.tensor(TABLE_M[:e], dtype=torch.int64, device=device),
+            torch.tensor(TABLE_A[:e], dtype=torch.int64, device=device))
+
+
 def table_evaluator_torch(state, game=None):
     """torch: same bits as ``table_evaluator_np`` (int64 arithmetic masked to 32 bits)."""
     import torch
@@ -141,10 +152,9 @@ def table_evaluator_torch(state, game=None):
     c = torch.as_tensor(state["colours"]).to(torch.int64)
     e = c.shape[-1]
     _check_edges(e)
-    m = torch.tensor(TABLE_M[:e], dtype=torch.int64, device=c.device)
+    m, a = _torch_constants(e, c.device)
     tp = torch.as_tensor(state["to_play"]).to(torch.int64)
     h = (torch.sum(c * m, dim=-1) + (tp + 1) * TABLE_M[E_MAX]) & MASK32
-    a = torch.tensor(TABLE_A[:e], dtype=torch.int64, device=c.device)
     w = 1 + (_mix_torch(h[..., None] ^ a) >> 8) % PRIOR_LEVELS
     lv = (_mix_torch(h ^ TABLE_V) >> 8) % VALUE_LEVELS
     q = torch.div(w << PRIOR_BITS, torch.sum(w, dim=-1, keepdim=True), rounding_mode="floor")

@@ -189,10 +189,6 @@ def default_config(name="alphazero_clique"):
 # ------------------------------------------------------------------------------------------ search
 
 
-def _gather_state(tree, bidx, node):
-    return {k: tree[k][bidx, node] for k in STATE_KEYS}
-
-
 def _evaluate(state, game, params, config, evaluator=None):
     """Table evaluator (params None), the quantised policy-value network (evaluator.network_evaluator_torch),
     or the caller's ``evaluator(one state) -> (priors (E,), value)`` game by game. ``config.perspective``
@@ -211,13 +207,49 @@ def _evaluate(state, game, params, config, evaluator=None):
     return p, v, tv, done
 
 
+def _scores(st, legal, node_n, config):
+    """``puct_scores`` of the gathered nodes, op for op (the same float32 values): ``st`` (B, 3, E) holds W, N
+    (visit counts as exact float32 integers) and P, ``legal`` (B, E), ``node_n`` (B,) float32."""
+    w, n_f, priors = st[:, 0], st[:, 1], st[:, 2]
+    one_n = 1.0 + n_f
+    if config.q_mode == "w_over_1_plus_n":
+        q = w / one_n
+    else:
+        q = torch.where(n_f > 0, w / torch.clamp(n_f, min=1.0), 0.0)
+    if config.u_mode == "sqrt_max1_node":
+        s = torch.sqrt(torch.clamp(node_n, min=1.0))
+    elif config.u_mode == "sqrt_1_plus_sum":
+        s = torch.sqrt(1.0 + n_f.sum(-1))  # integer sums, exact in float32
+    else:
+        s = torch.sqrt(n_f.sum(-1))
+    u = float(config.c_puct) * priors * s[:, None] / one_n
+    return torch.where(legal, q + u, -torch.inf)
+
+
+def _backup_tables(e, config):
+    """Rows indexed by the path depth d: on_path[d, i] = i < d and sign[d, i] (``backup``'s sign of edge i)."""
+    i, d = torch.arange(e), torch.arange(e + 1)[:, None]
+    on_path = i < d
+    if config.backup_sign == "alternating":
+        sign = torch.where((d - i) % 2 == 0, 1.0, -1.0).to(torch.float32)
+    else:
+        sign = torch.ones(on_path.shape, dtype=torch.float32)
+    return on_path, sign
+
+
 @torch.no_grad()
 def search(states, noise, config, params=None, evaluator=None):
     """Batched search: states (dict, leading axis B), noise float32 (B, E), config.
 
     Returns {"visits" int32 (B, E), "q" float32 (B, E), "w" float32 (B, E), "value" float32 (B,),
     "priors" float32 (B, E)} (see INTERFACE.md). ``params`` (a nets.torch_ref.PolicyValueNet) switches
-    to the network evaluator: ``search_network``."""
+    to the network evaluator: ``search_network``.
+
+    Layout (for speed in eager torch: few, whole-batch ops per tree level): node slot ``i`` of game ``g`` is row
+    ``g (R + 1) + i`` of flat tables, so one ``index_select`` gathers a level for every game; the edge statistics
+    of a node are one float32 block (W, N, P) (visit counts are integers, exact in float32); the path is recorded
+    per level; a last row (``sink``) takes the writes of games that are not searched (terminal roots), so no
+    write needs a mask."""
     _check_config(config, "search")
     if config.evaluator == "network" and params is None:
         raise ValueError("search: config.evaluator='network' needs the network's params: call search_network")
@@ -231,99 +263,111 @@ def search(states, noise, config, params=None, evaluator=None):
         raise ValueError(f"search: noise must have shape {(b, e)}, got noise.shape={tuple(noise.shape)}")
     nn = config.num_reads + 1
     eps = config.prior_uniform_eps
-    bidx = torch.arange(b)
-    tree = {
-        "colours": torch.zeros((b, nn, e), dtype=torch.int32),
-        "to_play": torch.zeros((b, nn), dtype=torch.int32),
-        "move_count": torch.zeros((b, nn), dtype=torch.int32),
-        "outcome": torch.zeros((b, nn), dtype=torch.int32),
-    }
-    for k in STATE_KEYS:
-        tree[k][:, 0] = root[k]
-    priors = torch.zeros((b, nn, e), dtype=torch.float32)
-    expanded = torch.zeros((b, nn), dtype=torch.bool)
-    legal = torch.zeros((b, nn, e), dtype=torch.bool)  # the node's legal moves, set when it is created
-    children = torch.full((b, nn, e), -1, dtype=torch.int64)
-    edge_n = torch.zeros((b, nn, e), dtype=torch.int32)
-    edge_w = torch.zeros((b, nn, e), dtype=torch.float32)
-    node_n = torch.zeros((b, nn), dtype=torch.int32)
-    nxt = torch.ones((b,), dtype=torch.int64)
+    sink = b * nn
+    base = torch.arange(b, dtype=torch.int64) * nn  # each game's root row
+    tree = {"colours": torch.zeros((sink + 1, e), dtype=torch.int32)}
+    tree.update({k: torch.zeros((sink + 1,), dtype=torch.int32) for k in STATE_KEYS[1:]})
+    stats = torch.zeros((sink + 1, 3, e), dtype=torch.float32)  # per node and edge: W, N, P
+    legal = torch.zeros((sink + 1, e), dtype=torch.bool)  # the node's legal moves, set when it is created
+    children = torch.full(((sink + 1) * e,), -1, dtype=torch.int64)  # row of the child of (node, action)
+    expanded = torch.zeros((sink + 1,), dtype=torch.bool)
+    node_n = torch.zeros((sink + 1,), dtype=torch.float32)
+    nxt = base + 1  # row of each game's next new node
+    path_f = torch.zeros((b, e + 1), dtype=torch.int64)  # per level: the node and the action taken there
+    path_a = torch.zeros((b, e + 1), dtype=torch.int64)
+    path_on = torch.zeros((b, e + 1), dtype=torch.bool)
 
     # root expansion (the first read when reads_include_root; before the budget otherwise)
     p0, v0, tv0, done0 = _evaluate(root, game, params, config, evaluator)
     valid0 = game_torch.legal_moves(root, game)
-    legal[:, 0] = valid0
+    for k in STATE_KEYS:
+        tree[k].index_copy_(0, base, root[k])
+    legal.index_copy_(0, base, valid0)
     root_priors = mix_noise(p0, noise, valid0, root["move_count"], config)
-    priors[:, 0] = root_priors
-    expanded[:, 0] = True
-    node_n[:, 0] = 1
+    stats[:, 2].index_copy_(0, base, root_priors)
+    expanded[base] = True
+    node_n[base] = 1.0
     num_sims = config.num_reads - 1 if config.reads_include_root else config.num_reads
+    active = ~done0
+    searched = base if not bool(done0.any()) else torch.where(active, base, sink)  # writes of a terminal root: sink
+    if not bool(active.any()):
+        num_sims = 0
+    zero = torch.zeros((), dtype=torch.int64)
+    on_path_at, sign_at = _backup_tables(e, config)  # backup(): dw = sign * weight * v on the path, dn = 1
+    terminal_weight = float(config.terminal_weight)
 
     for _ in range(num_sims):
-        # 1. selection, every game in lockstep; finished descents wait (masked)
-        node = torch.zeros((b,), dtype=torch.int64)
-        parent = torch.zeros((b,), dtype=torch.int64)
-        action = torch.zeros((b,), dtype=torch.int64)
-        depth = torch.zeros((b,), dtype=torch.int64)
-        new = torch.zeros((b,), dtype=torch.bool)
-        path_nodes = torch.zeros((b, e), dtype=torch.int64)
-        path_actions = torch.zeros((b, e), dtype=torch.int64)
-        go = ~done0  # a terminal root is not searched
+        # 1. selection, every game in lockstep, one level per pass; finished descents wait (masked)
+        f = base
+        go = active
+        level = 0
         while bool(go.any()):
-            scores = puct_scores(edge_w[bidx, node], edge_n[bidx, node], priors[bidx, node], legal[bidx, node],
-                                 node_n[bidx, node], config)
-            a = _argmax(scores, config)
-            child = children[bidx, node, a]
-            d = torch.clamp(depth, max=e - 1)
-            path_nodes[bidx, d] = torch.where(go, node, path_nodes[bidx, d])
-            path_actions[bidx, d] = torch.where(go, a, path_actions[bidx, d])
-            depth = depth + go.to(torch.int64)
-            parent = torch.where(go, node, parent)
-            action = torch.where(go, a, action)
-            new = torch.where(go, child < 0, new)
-            node = torch.where(go & (child >= 0), child, node)
-            go = go & (child >= 0) & expanded[bidx, torch.clamp(child, min=0)]
-        active = ~done0
-        new = new & active
+            a = _argmax(_scores(stats.index_select(0, f), legal.index_select(0, f),
+                                node_n.index_select(0, f), config), config)
+            path_f[:, level] = f
+            path_a[:, level] = a
+            path_on[:, level] = go
+            child = children.index_select(0, a.add_(f, alpha=e))
+            cont = go & (child >= 0)
+            f = torch.where(cont, child, f)
+            go = cont & expanded.index_select(0, child.clamp(min=0))
+            level += 1
+        depth = path_on[:, :level].sum(1)
+        last = (depth - 1).clamp_(min=0)[:, None]
+        parent = path_f.gather(1, last).squeeze(1)
+        action = path_a.gather(1, last).squeeze(1)
+        edge = parent * e + action
+        new = active & (children.index_select(0, edge) < 0)
 
-        # 2. the leaf: a new child (state = apply_move) or a seen terminal node
-        parent_state = _gather_state(tree, bidx, parent)
-        safe_action = torch.where(new, action, torch.zeros_like(action))
-        child_state = game_torch.apply_move(parent_state, safe_action, game)
-        leaf = torch.where(new, nxt, node)
-        leaf_state = {k: torch.where(new[(...,) + (None,) * (child_state[k].dim() - 1)], child_state[k],
-                                     tree[k][bidx, node]) for k in STATE_KEYS}
+        # 2. the leaf: a new child (state = apply_move of the parent's) or a seen terminal node
+        parent_state = {k: tree[k].index_select(0, parent) for k in STATE_KEYS}
+        child_state = game_torch.apply_move(parent_state, torch.where(new, action, zero), game)
+        leaf = torch.where(new, nxt, f)
+        born = torch.where(new, nxt, sink)  # rows that receive a new state
         for k in STATE_KEYS:
-            tree[k][bidx, leaf] = leaf_state[k]
-        children[bidx, parent, action] = torch.where(new, nxt, children[bidx, parent, action])
-        nxt = nxt + new.to(torch.int64)
+            tree[k].index_copy_(0, born, child_state[k])
+        if bool(new.all()):  # every game made a new node: its state is the one just made
+            leaf_state = child_state
+        else:
+            leaf_state = {k: tree[k].index_select(0, leaf) for k in STATE_KEYS}
+        children.index_copy_(0, torch.where(new, edge, sink * e), nxt)
+        nxt = nxt + new
 
         p, v, tv, done = _evaluate(leaf_state, game, params, config, evaluator)
         if config.terminal_detection:
             v = torch.where(done, tv, v)
         valid = (leaf_state["colours"] == 0) & (leaf_state["outcome"] == 0)[:, None]
-        legal[bidx, leaf] = torch.where(active[:, None], valid, legal[bidx, leaf])
-        upd = active & ~done
-        priors[bidx, leaf] = torch.where(upd[:, None], mask_renorm(p, valid, eps), priors[bidx, leaf])
-        expanded[bidx, leaf] = torch.where(active, ~done, expanded[bidx, leaf])
+        row = leaf if searched is base else torch.where(active, leaf, sink)
+        legal.index_copy_(0, row, valid)
+        stats[:, 2].index_copy_(0, row, mask_renorm(p, valid, eps))  # read only once expanded (not done)
+        expanded.index_copy_(0, row, ~done)
 
         # 3. backup along each path; every node on it (root included) counts the visit
-        dw, dn = backup(v, torch.where(active, depth, torch.zeros_like(depth)), done, config)
-        bb = bidx[:, None].expand(b, e)
-        edge_w.index_put_((bb, path_nodes, path_actions), dw, accumulate=True)
-        edge_n.index_put_((bb, path_nodes, path_actions), dn, accumulate=True)
-        node_n.index_put_((bb, path_nodes), dn, accumulate=True)
-        node_n.index_put_((bidx, leaf), active.to(torch.int32), accumulate=True)
+        # (= backup(v, depth, done, config), the same float32 values: weight * v, times the sign, 0 off the path)
+        wv = torch.where(done, v * terminal_weight, v) if config.terminal_detection else v
+        on_path = on_path_at.index_select(0, depth)[:, :level]
+        dw = torch.where(on_path, sign_at.index_select(0, depth)[:, :level] * wv[:, None], 0.0)
+        pf, pos = path_f[:, :level], path_f[:, :level] * (3 * e) + path_a[:, :level]
+        flat = stats.view(-1)
+        flat.index_put_((pos,), dw, accumulate=True)
+        dn_f = on_path.to(torch.float32)
+        flat.index_put_((pos + e,), dn_f, accumulate=True)
+        node_n.index_put_((pf,), dn_f, accumulate=True)
+        node_n.index_put_((row,), active.to(torch.float32), accumulate=True)
         if tap_active():  # per simulation, as search_np._tap_simulation (games of a batch one after another)
-            on_path = torch.arange(e)[None, :] < depth[:, None]
+            on_full = on_path_at.index_select(0, depth)  # (B, E): the path's edges
+            pa = path_a[:, :e]
+            dw_full = torch.where(on_full, sign_at.index_select(0, depth) * wv[:, None], 0.0)
+            root_n = stats.index_select(0, base)[:, 1].to(torch.int32)
             for i in range(b):
-                tap("mcts.select.path", torch.where(on_path[i], path_actions[i], -1).to(torch.int32))
+                tap("mcts.select.path", torch.where(on_full[i], pa[i], -1).to(torch.int32))
                 tap("mcts.evaluate.leaf_value", v[i])
-                tap("mcts.backup.values", dw[i])
-                tap("mcts.root.visits", edge_n[i, 0])
+                tap("mcts.backup.values", dw_full[i])
+                tap("mcts.root.visits", root_n[i])
 
-    n = edge_n[:, 0]
-    w = edge_w[:, 0]
+    top = stats.index_select(0, base)
+    n = top[:, 1].to(torch.int32)
+    w = top[:, 0]
     n_f = n.to(torch.float32)
     if config.q_mode == "w_over_1_plus_n":
         q = w / (1.0 + n_f)

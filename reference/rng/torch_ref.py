@@ -18,6 +18,11 @@ A float32 normal depends on 23 random bits only, so large exact draws gather fro
 values (``normal_table()``, 32 MB, built once by the same op-by-op code in ~1 s): after the bits, the
 op-by-op erfinv costs ~10x the table's gather (every FMA step is a float64 round trip).
 
+Two paths, bit-identical: when a C compiler is there, ``_native.py`` compiles (once, cached) and loads the same
+operations as one vectorised C loop per draw (Threefry, then erf_inv or the 16-bit lookup; also ``split`` /
+``fold_in`` / ``threefry2x32``): 1M exact normals ~1x ``torch.randn`` instead of ~6x. The pure-torch ops below
+are the fallback (no compiler, or ``PARITY_RNG_NATIVE=0``); ``_native.status()`` says which path runs.
+
 Bit-exactness shown against: see ``SHOWN_EXACT_AGAINST``.
 """
 
@@ -28,7 +33,7 @@ import math
 import numpy as np
 import torch
 
-from reference.rng import _args, _libm, semantics
+from reference.rng import _args, _libm, _native, semantics
 from reference.rng._constants import (  # noqa: F401 - SHOWN_EXACT_AGAINST is re-exported
     ERFINV_LARGE, ERFINV_SMALL, KS_PARITY, LOG1P_DEN, LOG1P_NUM, LOG_P, LOG_Q1, LOG_Q2, ROTATIONS,
     SHOWN_EXACT_AGAINST, SQRT2_M1)
@@ -44,6 +49,29 @@ def _chunk() -> int:
 
 
 _MASK32 = 0xFFFFFFFF
+
+
+def _kernels():
+    """The C kernels (``_native.py``: Threefry and the float32 normal in one vectorised loop, bit-identical to
+    the torch ops below), or None: the pure-torch path. Tests patch this to run both paths."""
+    return _native.lib()
+
+
+def _kernel_erfinv() -> bool:
+    """The kernels compute the default semantics' erf_inv (XLA:CPU's log1p: ``fma_half`` / ``xla``); the other
+    JAX versions' variants (``semantics.py``) run on the pure-torch path."""
+    sem = semantics.active()
+    return (sem.log1p_small, sem.log1p_large) == ("fma_half", "xla")
+
+
+def _key_pairs(k: torch.Tensor) -> torch.Tensor:
+    """Keys (*batch, 2) -> contiguous (nkeys, 2) int32: the interleaved word pairs the kernels read."""
+    return k.reshape(-1, 2).contiguous()
+
+
+def _check_count(n: int) -> None:
+    if n >= 1 << 32:
+        raise ValueError(f"shape: at most 2^32 - 1 values per key, got {n}")
 _I32, _F32, _F64 = torch.int32, torch.float32, torch.float64
 
 
@@ -128,6 +156,12 @@ def _threefry_(k0, k1, x0, x1, tmp, keyed=False, sched=None):
     Five ops per round: x0 += x1;  x1 <- rotl(x1, r) ^ x0 with rotl(x, r) = lsr(x, 32 - r) + x 2^r
     (disjoint bits, so + is |; int32 + and * wrap like uint32), lsr = the arithmetic shift plus a mask.
     Word-wise ops run on flat views (cheaper to dispatch than 2-d ones); key additions on the shaped ones."""
+    lib = None if keyed or sched is not None else _kernels()
+    if lib is not None:  # x0 / x1 are contiguous and of the full shape in every caller
+        k0, k1 = (torch.as_tensor(w, dtype=_I32).expand(x0.shape).contiguous() for w in (k0, k1))
+        p0, p1 = x0.data_ptr(), x1.data_ptr()
+        lib.pt_threefry(k0.data_ptr(), k1.data_ptr(), p0, p1, x0.numel(), p0, p1)
+        return x0, x1
     k0, k1, inject = sched if sched is not None else _schedule(k0, k1)
     if not keyed:
         x0.add_(k0)
@@ -176,8 +210,7 @@ def _stream(keys: torch.Tensor, n: int, consume):
     ``consume(y0, y1, flat_start, flat_end)`` receives the two output words of each chunk (int32, shape
     (rows, cols), flat for a single key; reused buffers) and the chunk's range in the flat (nkeys * n) output.
     """
-    if n >= 1 << 32:
-        raise ValueError(f"shape: at most 2^32 - 1 values per key, got {n}")
+    _check_count(n)
     k = keys.reshape(-1, 2)
     nkeys = k.shape[0]
     chunk = _chunk()
@@ -297,7 +330,13 @@ def _bits_i32(keys, shape) -> torch.Tensor:
     n = math.prod(shape)
     if not semantics.active().partitionable:
         return _iota_words_original(k, n).reshape(k.shape[:-1] + shape).contiguous()
+    _check_count(n)  # before the allocation (2^32 words are 16 GB)
     out = torch.empty(k.shape[:-1] + shape, dtype=_I32)
+    lib = _kernels()
+    if lib is not None:
+        kp = _key_pairs(k)
+        lib.pt_bits(kp.data_ptr(), kp.shape[0], n, out.data_ptr())
+        return out
     flat = out.view(-1)
 
     def consume(y0, y1, s, e):
@@ -464,11 +503,15 @@ def erfinv_f32(x, exact=True):
     else poly(sqrt(w) - 3);  erfinv(x) = p x.  ``exact``: bit-identical to XLA:CPU (FMA steps); else the
     same steps with a separately rounded multiply and add (within a few ulp)."""
     x = torch.as_tensor(x, dtype=_F32)
-    flat = x.reshape(-1)
+    flat = x.reshape(-1).contiguous()
     out = torch.empty_like(flat)
-    fma = _Fma() if exact else _Madd()
-    for s in range(0, flat.numel(), CHUNK):
-        out[s:s + CHUNK] = _erfinv(flat[s:s + CHUNK].clone(), fma)
+    lib = _kernels() if exact and _kernel_erfinv() else None
+    if lib is not None:
+        lib.pt_erfinv_f32(flat.data_ptr(), flat.numel(), out.data_ptr())
+    else:
+        fma = _Fma() if exact else _Madd()
+        for s in range(0, flat.numel(), CHUNK):
+            out[s:s + CHUNK] = _erfinv(flat[s:s + CHUNK].clone(), fma)
     out = torch.where(flat.abs() == 1.0, flat * torch.finfo(_F32).max, out)
     return out.view(x.shape)
 
@@ -541,6 +584,19 @@ def normal(keys, shape, dtype=torch.float32, exact=True):
     dt = _dtype(dtype)
     k = _keys(keys)
     shape = _shape(shape)
+    lib = _kernels() if semantics.active().partitionable else None  # the kernels: the partitionable counter
+    if lib is not None:
+        _check_count(math.prod(shape))  # before any allocation
+    if lib is not None and (dt != _F32 or (exact and _kernel_erfinv())):  # one loop: Threefry, erf_inv / lookup
+        n = math.prod(shape)
+        kp = _key_pairs(k)
+        out = torch.empty(k.shape[:-1] + shape, dtype=dt)
+        if dt == _F32:
+            lib.pt_normal_f32(kp.data_ptr(), kp.shape[0], n, out.data_ptr())
+        else:
+            w, nmant, _ = _LOWP[dt]
+            lib.pt_gather16(kp.data_ptr(), kp.shape[0], n, w, nmant, _lowp_table(dt).data_ptr(), out.data_ptr())
+        return out
     if dt != _F32:
         w, nmant, _ = _LOWP[dt]
         idx = _narrow_bits_i32(k, shape, w).bitwise_right_shift_(w - nmant)

@@ -231,6 +231,36 @@ def trajectory(params, edge_index, batches, config):
     return out
 
 
+def _host(x):
+    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+
+
+def batches_from_examples(examples, order):
+    """(edge_index (2, 2E), batches) from the seed's examples (``make_examples``: a list of dicts with
+    board_state.edge_index / edge_attr, policy, value, player_role; arrays of any framework) taken in the
+    injected ``order``: (S, B) example indices, one batch per step."""
+    order = np.asarray(order, np.int64)
+    if order.ndim != 2 or order.size == 0:
+        raise ValueError(f"fit: order must be a non-empty (steps, batch) array of example indices, got shape "
+                         f"{order.shape}")
+    if order.min() < 0 or order.max() >= len(examples):
+        raise ValueError(f"fit: order indexes examples 0..{len(examples) - 1}, got {order.min()}..{order.max()}")
+    pick = lambda f: np.stack([np.stack([_host(f(examples[i])) for i in row]) for row in order])  # noqa: E731
+    batches = {"edge_attr": pick(lambda e: e["board_state"]["edge_attr"]).astype(np.float32),
+               "player_role": pick(lambda e: e["player_role"]).astype(np.int64),
+               "policy": pick(lambda e: e["policy"]).astype(np.float32),
+               "value": pick(lambda e: e["value"]).astype(np.float32)}
+    return _host(examples[0]["board_state"]["edge_index"]), batches
+
+
+def fit(params, examples, order, config):
+    """The training loop on the seed's examples in an injected data order (instead of the trainer's own
+    shuffle): step t trains on examples[order[t]]. Returns ``trajectory``'s output (loss before each step,
+    parameters after it); the same taps."""
+    edge_index, batches = batches_from_examples(examples, order)
+    return trajectory(params, edge_index, batches, config)
+
+
 COMPONENTS = {
     "train.warmup_lrs": warmup_lrs,
     "train.clip": clip,
@@ -240,4 +270,5 @@ COMPONENTS = {
     "train.value_targets": value_targets,
     "train.make_examples": make_examples,
     "train.trajectory": trajectory,
+    "train.fit": fit,
 }

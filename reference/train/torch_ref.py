@@ -223,6 +223,13 @@ def _trajectory(params, edge_index, batches, config):
     return out
 
 
+def fit(params, examples, order, config):
+    """The training loop on the seed's examples in an injected data order (see np_ref.fit): step t trains on
+    examples[order[t]]. Returns ``trajectory``'s output; the same taps."""
+    edge_index, batches = np_ref.batches_from_examples(examples, order)
+    return trajectory(params, edge_index, {k: torch.as_tensor(v) for k, v in batches.items()}, config)
+
+
 COMPONENTS = {
     "train.warmup_lrs": warmup_lrs,
     "train.clip": clip,
@@ -232,4 +239,5 @@ COMPONENTS = {
     "train.value_targets": value_targets,
     "train.make_examples": make_examples,
     "train.trajectory": trajectory,
+    "train.fit": fit,
 }
