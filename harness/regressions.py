@@ -3,11 +3,11 @@
 Layout: ``fixtures/regressions/<check>/<id>.npz`` (the case's arrays, ``allow_pickle=False``) and
 ``<id>.json``::
 
-    {"schema": 1, "kind": "regression", "check", "id", "case": <tree>, "dtypes", "input_hash", "sha256",
+    {"schema": 2, "kind": "regression", "check", "id", "case": <tree>, "dtypes", "input_hash", "sha256",
      "pairs": [[a, b], ...] (the failing pairs), "blame": [...], "failing_components": [...],
      "message", "ports": ["module:attr", ...], "hypothesis": {"seed", "blob", "version"},
      "found": {"created", "command", "examples"}, "environment": {...}, "numerics": {...},
-     "reproduce": "..."}
+     "reproduce": "...", "record_sha256": sha256 of every other field (canonical JSON)}
 
 ``id`` is the first 12 hex digits of the case's content hash: the same counterexample found twice is one
 file. ``replay`` runs the check on the stored case for the built-in implementations, the recorded ports
@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from .base import ParityError, Result, Status
-from .fixtures import (DEFAULT_DIR, FixtureStatus, Store, _decode, _encode, _hash_arrays, atomic_write_bytes,
-                       environment)
+from .fixtures import (DEFAULT_DIR, FixtureStatus, _decode, _encode, _hash_arrays, atomic_write_bytes, environment,
+                       record_hash)
 
-SCHEMA = 1
+SCHEMA = 2  # 2: record_sha256 protects the JSON side as it does for golden files
 DEFAULT_ROOT = DEFAULT_DIR / "regressions"
 
 
@@ -74,6 +74,7 @@ def save(root: Path | str, check_name: str, case: Any, results: list[Result], *,
         "case": structure, "dtypes": dtypes, "input_hash": h, "sha256": hashlib.sha256(data).hexdigest(),
         "reproduce": f"./run test parity_tests/test_regressions.py -k {cid}",
     }
+    record["record_sha256"] = record_hash(record)
     atomic_write_bytes(npz, data)
     atomic_write_bytes(js, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
     return js
@@ -87,12 +88,33 @@ def files(root: Path | str = DEFAULT_ROOT) -> list[Path]:
 def load(js: Path | str) -> tuple[dict, Any]:
     """(record, case) of one regression case; ParityError if it is unreadable or corrupted."""
     js = Path(js)
-    record, arrays = Store(js.parent)._read(js.with_suffix(".npz"), js)  # hash checked, allow_pickle=False
-    if record.get("kind") != "regression" or not isinstance(record.get("schema"), int):
-        raise ParityError(f"regression case {js}: not a regression record (kind {record.get('kind')!r})")
-    if record["schema"] > SCHEMA:
-        raise ParityError(f"regression case {js}: schema {record['schema']} is newer than this harness reads "
-                          f"({SCHEMA})")
+    try:
+        record = json.loads(js.read_text())
+    except (OSError, ValueError) as e:
+        raise ParityError(f"regression case {js}: record unreadable ({e})") from e
+    if not isinstance(record, dict) or record.get("kind") != "regression" or not isinstance(record.get("schema"), int):
+        kind = record.get("kind") if isinstance(record, dict) else type(record).__name__
+        raise ParityError(f"regression case {js}: not a regression record (kind {kind!r})")
+    if record["schema"] != SCHEMA:
+        raise ParityError(f"regression case {js}: schema {record['schema']}, this harness reads schema {SCHEMA}")
+    if record.get("record_sha256") != record_hash(record):
+        raise ParityError(f"regression case {js}: record_sha256 differs: the JSON was edited")
+    for k, t in (("case", (dict, list, str, int, float, bool, type(None))), ("dtypes", dict), ("sha256", str),
+                 ("check", str), ("pairs", list)):
+        if k not in record or not isinstance(record[k], t):
+            raise ParityError(f"regression case {js}: field {k!r} is missing or malformed")
+    npz = js.with_suffix(".npz")
+    try:
+        data = npz.read_bytes()
+    except OSError as e:
+        raise ParityError(f"regression case {npz}: unreadable ({e})") from e
+    if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        raise ParityError(f"regression case {npz}: sha256 differs from its record")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as e:  # noqa: BLE001 - one line naming the file
+        raise ParityError(f"regression case {npz}: unreadable npz ({type(e).__name__}: {e})") from e
     case = _decode(record["case"], arrays, record.get("dtypes", {}))
     return record, case
 
