@@ -1,12 +1,11 @@
 """Glue: the trainer's own classes reached as harness components (the trainer is not changed)."""
 import functools
 import types
-from unittest import mock
 
 import numpy as np
 import torch
 
-from harness import Implementation, recording
+from harness import Implementation, intercept, recording
 from reference.mcts.evaluator import table_evaluator_np
 
 from . import mcts
@@ -31,7 +30,7 @@ def search_with_evaluator(state, evaluator, noise, config, node_cls=mcts.UCTNode
         p, v = (np.asarray(x, np.float64) for x in evaluator({k: v[0] for k, v in games_state([game]).items()}))
         return p, root_value.append(float(v)) or float(v)
     # np.random.dirichlet inside expand returns the harness's noise (restored afterwards)
-    with mock.patch.object(np.random, "dirichlet", side_effect=[np.asarray(noise, np.float64)[g.legal_moves()]]):
+    with intercept.np_dirichlet([np.asarray(noise, np.float64)[g.legal_moves()]]):
         root = mcts.UCT_search(g, config.num_reads, net, node_cls)
     w, n = root.child_total_value, root.child_number_visits
     return {"visits": n.astype(np.int32), "q": w / (1 + n), "value": (root_value[0] + w.sum()) / (1 + n.sum())}
