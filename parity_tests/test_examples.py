@@ -113,3 +113,19 @@ def test_eggroll_jax_port_passes_and_drifted_is_named():
             assert first.path.startswith("['G0_R0']['epoch'][1]"), first.path  # R = 0 read as fresh at epoch 1
     rows = _run(PORT, ("eggroll.forward", "eggroll.fitness.group_norm"))
     assert rows and all(r.status == Status.PASS and r.leaves for r in rows), [(r.check, r.message) for r in rows]
+
+
+def test_eggroll_jax_whole_step_traced_and_drift_named_at_its_first_tap():
+    """The library's own step, reached through ``eggroll.step`` on the harness's model: the port passes
+    trace.eggroll on the taps it emits, DRIFTED (noise_reuse 0 read as fresh) diverges first at the raw
+    fitness of epoch 1."""
+    pytest.importorskip("jax")
+    from examples.eggroll_jax.port import DRIFTED, PORT
+
+    for port, want in ((PORT, Status.PASS), (DRIFTED, Status.FAIL)):
+        r = next(x for x in _run(port, ("trace.eggroll",)) if x.pair == (port.name, "numpy"))
+        assert r.status == want, r.message[:500]
+        assert r.leaves
+        if want == Status.FAIL:
+            assert "first divergent tap: eggroll.fitness.raw#1" in r.message, r.message[:300]
+            assert r.failing_components[0] == "eggroll.fitness", r.failing_components

@@ -94,7 +94,7 @@ class EGGROLL:
                 grads[name] = -jnp.einsum("n,nir,njr->ij", f, nz[0], nz[1]) / math.sqrt(n)
             else:
                 grads[name] = -jnp.tensordot(f, nz[0], axes=1) / math.sqrt(n)
-        tap("eggroll.update.grad", grads)
+        tap("eggroll.grad", grads)
         trainable = {k: params[k] for k in grads}
         updates, opt_state = self.tx.update(grads, opt_state, trainable)
         return {**params, **optax.apply_updates(trainable, updates)}, opt_state

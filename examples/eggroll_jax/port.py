@@ -32,11 +32,35 @@ def epoch(params, opt_state, es_key, t, data, config, cls=EGGROLL):
     return es.step(params, state, jax.random.wrap_key_data(jnp.asarray(es_key, jnp.uint32)), t, data)
 
 
+def _optimizer(opt):
+    if opt["name"] == "sgd":
+        return optax.sgd(opt["lr"], opt["momentum"] or None, opt.get("nesterov", False))
+    return optax.adamw(opt["lr"], opt["b1"], opt["b2"], opt["eps"], weight_decay=opt.get("weight_decay", 0.0))
+
+
+@functools.lru_cache(maxsize=None)
+def _es_for(cls, cfg, roles, opt, apply_fn, fitness_fn):  # the caller's model: members' W + A B^T / P + E
+    grow = lambda v, nz: v + nz[0] @ nz[1].T if len(nz) == 2 else v + nz[0]  # noqa: E731
+    model = lambda p, noise, x: apply_fn({k: grow(v, noise[k]) if k in noise else v for k, v in p.items()})  # noqa: E731
+    return cls(cfg, dict(roles), model, lambda out, y: fitness_fn(out), _optimizer(dict(opt)))
+
+
+def step(params, apply_fn, fitness_fn, es_key, t, config, opt_state=None, cls=EGGROLL):
+    cfg = ESConfig(config["population"], config["sigma"], config["rank"], config["group_size"], config["noise_reuse"])
+    es = _es_for(cls, cfg, tuple(sorted(config["roles"].items())), tuple(sorted(config["optimizer"].items())),
+                 apply_fn, fitness_fn)
+    params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    state = es.init(params) if opt_state is None else opt_state
+    return es.step(params, state, jax.random.wrap_key_data(jnp.asarray(es_key, jnp.uint32)), t, {"x": None, "y": None})
+
+
 COMPONENTS = {
     "eggroll.epoch": epoch,
+    "eggroll.step": step,
     "eggroll.forward": lambda x, w, a, b: jax.vmap(lambda xi, ai, bi: perturbed_linear(xi, w, (ai, bi)))(x, a, b),
     "eggroll.shape_fitness": lambda f, g: normalize_fitness(jnp.asarray(f), int(g)),
 }
 PORT = Implementation("eggroll_jax", "jax", COMPONENTS)
 DRIFTED = dataclasses.replace(PORT, name="eggroll_jax_drifted", components={
-    **COMPONENTS, "eggroll.epoch": functools.partial(epoch, cls=DriftedEGGROLL)})
+    **COMPONENTS, "eggroll.epoch": functools.partial(epoch, cls=DriftedEGGROLL),
+    "eggroll.step": functools.partial(step, cls=DriftedEGGROLL)})
