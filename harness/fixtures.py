@@ -121,6 +121,22 @@ _FIELDS: dict[str, type | tuple] = {
 }
 
 
+def read_npz_checked(npz: Path, sha256: str, what: str) -> dict[str, np.ndarray]:
+    """The arrays of ``npz`` (``allow_pickle=False``) after its bytes were checked against ``sha256``;
+    ParityError ``<what> <file>: corrupted (...)`` otherwise."""
+    try:
+        data = npz.read_bytes()
+    except OSError as e:
+        raise ParityError(f"{what} {npz}: corrupted ({e})") from e
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ParityError(f"{what} {npz}: corrupted (sha256 differs from its provenance record)")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # noqa: BLE001 - one line naming the file
+        raise ParityError(f"{what} {npz}: corrupted (unreadable npz: {type(e).__name__}: {e})") from e
+
+
 def validate_record(record: Any, check_name: str, seed: int) -> dict:
     """The record if its structure is that of a golden file of ``check_name`` / ``seed``, else ParityError
     naming what is wrong (the caller reports the file as corrupted)."""
@@ -268,17 +284,7 @@ class Store:
             validate_record(record, js.parent.name, seed)
         except ParityError as e:
             raise ParityError(f"fixture {js}: corrupted ({str(e).split(': ', 1)[-1]})") from None
-        try:
-            data = npz.read_bytes()
-        except OSError as e:
-            raise ParityError(f"fixture {npz}: corrupted ({e})") from e
-        if hashlib.sha256(data).hexdigest() != record["sha256"]:
-            raise ParityError(f"fixture {npz}: corrupted (sha256 differs from its provenance record)")
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except Exception as e:  # noqa: BLE001
-            raise ParityError(f"fixture {npz}: corrupted (unreadable npz: {type(e).__name__}: {e})") from e
+        arrays = read_npz_checked(npz, record["sha256"], "fixture")
         lost = [p for p in record["expected_paths"] if "expected" + p not in arrays]
         if lost:
             raise ParityError(f"fixture {npz}: corrupted (expected leaf {lost[0]!r} is not in the npz)")

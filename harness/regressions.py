@@ -30,7 +30,7 @@ import numpy as np
 
 from .base import ParityError, Result, Status
 from .fixtures import (DEFAULT_DIR, FixtureStatus, _decode, _encode, _hash_arrays, atomic_write_bytes, environment,
-                       record_hash)
+                       read_npz_checked, record_hash)
 
 SCHEMA = 2  # 2: record_sha256 protects the JSON side as it does for golden files
 DEFAULT_ROOT = DEFAULT_DIR / "regressions"
@@ -103,18 +103,7 @@ def load(js: Path | str) -> tuple[dict, Any]:
                  ("check", str), ("pairs", list)):
         if k not in record or not isinstance(record[k], t):
             raise ParityError(f"regression case {js}: field {k!r} is missing or malformed")
-    npz = js.with_suffix(".npz")
-    try:
-        data = npz.read_bytes()
-    except OSError as e:
-        raise ParityError(f"regression case {npz}: unreadable ({e})") from e
-    if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        raise ParityError(f"regression case {npz}: sha256 differs from its record")
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as e:  # noqa: BLE001 - one line naming the file
-        raise ParityError(f"regression case {npz}: unreadable npz ({type(e).__name__}: {e})") from e
+    arrays = read_npz_checked(js.with_suffix(".npz"), record["sha256"], "regression case")
     case = _decode(record["case"], arrays, record.get("dtypes", {}))
     return record, case
 
