@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.numerics import pin  # noqa: E402
+from harness.numerics import pin
 
 TARGET = {"width": 1024, "population": 256, "rank": 1}
 GOALS = {"lr_pregen_vs_plain": 0.85, "lr_keys_vs_plain": 0.70, "speedup_vs_materialised": 30.0}  # lr_keys: issue 13
@@ -142,7 +142,7 @@ def jax_variants(d, n, r, m, seed=0):
 
     a1, b1 = jax.jit(noise_pairs)(base[0], 0)
     a2, b2 = jax.jit(noise_pairs)(base[1], 0)
-    rep = lambda z: jnp.repeat(z, 2, axis=0)  # noqa: E731
+    rep = lambda z: jnp.repeat(z, 2, axis=0)
     A1, B1 = rep(a1) * (scale * signs)[:, None, None], rep(b1)
     A2, B2 = rep(a2) * (scale * signs)[:, None, None], rep(b2)
 
@@ -235,7 +235,7 @@ def jax_variants(d, n, r, m, seed=0):
     assert e < 1e-4, f"jax update variants disagree by {e}"
     # the full-rank check is also its warm-up (compile + one call of several seconds): run by main() only when
     # the full-rank row is timed
-    blk = lambda y: y.block_until_ready()  # noqa: E731
+    blk = lambda y: y.block_until_ready()
 
     def fullrank_run():
         return blk(fullrank(x, w1, w2, base, jnp.int32(1)))
@@ -580,7 +580,7 @@ def main(argv=None):
 
 
 def _fmt(row):
-    r = lambda v: "   -  " if v is None else f"{v:6.2f}"  # noqa: E731
+    r = lambda v: "   -  " if v is None else f"{v:6.2f}"
     ms = row["ms"]
     return (f"{row['framework']:5s} {row['noise']:8s} d={row['width']:4d} N={row['population']:3d} "
             f"r={row['rank']}  plain {ms['plain']:8.2f} ms  pregen/plain {r(row['lr_pregen_vs_plain'])}  "

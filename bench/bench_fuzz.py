@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from _common import load_average, pin_cpus  # noqa: E402
+from _common import load_average, pin_cpus
 
 GOAL = {"losses.policy": 50.0}
 
@@ -63,7 +63,8 @@ def main(argv=None) -> int:
         st = s.per_check[name]
         row = {"check": name, "examples": s.examples, "seconds": round(s.seconds, 3),
                "examples_per_s": round(s.rate, 1), "cpu_seconds": round(cpu, 3),
-               "examples_per_cpu_s": round(s.examples / cpu, 1), "harness_examples_per_s": round(st["examples"] / st["seconds"], 1),
+               "examples_per_cpu_s": round(s.examples / cpu, 1),
+               "harness_examples_per_s": round(st["examples"] / st["seconds"], 1),
                "harness_share": round(st["seconds"] / s.seconds, 3), "warmup_s": round(warm, 2),
                "pairs": [list(p) for p in fz.pairs(check)], "counterexamples": len(s.found)}
         if name in GOAL:
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
             row["goal_met_cpu"] = row["examples_per_cpu_s"] >= GOAL[name]
         print(json.dumps(row), file=sys.stderr)
         rows.append(row)
-    out = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    out = {"created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
            "method": __doc__.split("\n\n")[1].replace("\n", " "), "cpus": cpus, "load_average": load_average(),
            "environment": environment(), "results": rows}
     path = HERE / "results" / "fuzz.json"

@@ -31,19 +31,19 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from _common import pin_cpus  # noqa: E402
+from _common import pin_cpus
 
 PINNED_CPUS = pin_cpus(1)  # before JAX starts: JAX, mctx and torch all get one CPU (see bench/_common.py)
 
-from harness import numerics  # noqa: E402
+from harness import numerics
 
 numerics.pin()
 
-import jax  # noqa: E402
-import torch  # noqa: E402
+import jax
+import torch
 
-from reference.mcts import config as C  # noqa: E402
-from reference.mcts import game_np, search_jax, search_np, search_torch  # noqa: E402
+from reference.mcts import config as C
+from reference.mcts import game_np, search_jax, search_np, search_torch
 
 GAME = C.GameConfig(6, 4, "symmetric")
 
@@ -118,7 +118,7 @@ def run(batches, sims_list, repeats, numpy_max_sims):
             if oracle is None:  # numpy skipped at this size: check against the torch search instead
                 oracle = row["_torch_visits"]
             row["visits_equal"] = {n: bool(np.array_equal(row.pop(f"_{n}_visits"), oracle)) for n in impls}
-            r = lambda a, c: row.get(f"{a}_sims_per_s", np.nan) / row.get(f"{c}_sims_per_s", np.nan)  # noqa: E731
+            r = lambda a, c: row.get(f"{a}_sims_per_s", np.nan) / row.get(f"{c}_sims_per_s", np.nan)
             row["jax_over_mctx"] = r("jax", "mctx")
             row["torch_over_numpy"] = r("torch", "numpy")
             row["torch_over_jax"] = r("torch", "jax")

@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench._common import load_average, pin_cpus  # noqa: E402
+from bench._common import load_average, pin_cpus
 
 
 def build(steps: int, width: int, tapped: bool):
@@ -107,7 +107,7 @@ def main():
         rng.shuffle(order)
         for k in order:
             times[k].append(variants[k]())
-    paired = lambda k: statistics.median(x / y for x, y in zip(times[k], times["plain"]))  # noqa: E731
+    paired = lambda k: statistics.median(x / y for x, y in zip(times[k], times["plain"]))
 
     x = jax.numpy.ones(3)
     n = 200_000

@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         print(f"{c.name}: {row['false_failures']}/{row['seeds']} false failures (rate {row['rate']:.4f}, "
               f"budget {row['budget_alpha']:g}); at 0.05: {row['by_level']['0.05']['rate']:.3f}", file=sys.stderr)
         rows.append(row)
-    out = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    out = {"created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
            "command": "bench/calibrate_stats.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "method": __doc__.split("\n\n")[1].replace("\n", " "), "environment": environment(), "checks": rows}
     path = Path(args.out)

@@ -223,7 +223,7 @@ def _layout_structure(c, case):
     shapes as the spec's. Scales and distributions: eggroll.stats.noise."""
     keys = _keys_u32(case["keys"])
     paired = c.asarray(np.repeat(keys[0::2], 2, axis=0))
-    f = lambda x: _np(x).astype(np.float64)  # noqa: E731
+    f = lambda x: _np(x).astype(np.float64)
     out = {}
     if "eggroll.lowrank_noise" in c:
         a, b = (f(x) for x in c["eggroll.lowrank_noise"](paired, case["signs"], case["shape"], case["rank"],
@@ -282,7 +282,7 @@ def _bias_over_sqrt_r(orig):
 def _forward_inputs(seed):
     rng = np.random.default_rng(seed)
     n, m, a, b, r = 4, 3, 6, 5, 2
-    f32 = lambda *s: rng.normal(size=s).astype(np.float32)  # noqa: E731
+    f32 = lambda *s: rng.normal(size=s).astype(np.float32)
     d = 4  # square W for the x W orientation, so that swapping A and B keeps shapes and changes values
     return {"x": f32(n, m, b), "w": f32(a, b), "a": f32(n, a, r) * np.float32(0.3), "b": f32(n, b, r),
             "x2": f32(n, m, d), "w2": f32(d, d), "a2": f32(n, d, r) * np.float32(0.3), "b2": f32(n, d, r)}
@@ -718,7 +718,7 @@ def _uniform_noise(orig):
 
         a, b = orig(keys, signs, shape, rank, sigma)
         scale = signs[:, None, None] * (float(sigma) / math.sqrt(int(rank)))
-        u = lambda z: math.sqrt(3.0) * (2 * torch.special.ndtr(z) - 1)  # noqa: E731
+        u = lambda z: math.sqrt(3.0) * (2 * torch.special.ndtr(z) - 1)
         return u(a / scale) * scale, u(b)
     return mutant
 

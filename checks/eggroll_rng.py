@@ -61,7 +61,7 @@ def _strategy():
     from hypothesis.extra import numpy as hnp
 
     words = st.integers(0, U32 - 1)
-    arrays = lambda n: hnp.arrays(np.uint32, (n,), elements=words)  # noqa: E731 -- fixed shapes: one compile
+    arrays = lambda n: hnp.arrays(np.uint32, (n,), elements=words)
     bounds = st.tuples(st.floats(-10.0, 10.0, width=32), st.floats(float(np.float32(1e-3)), 100.0, width=32)).map(
         lambda t: (float(t[0]), float(np.float32(t[0] + t[1]))))
     return st.builds(lambda seed, tau, pairs, taus, b: {"seed": seed, "tau": tau, "pairs": pairs, "taus": taus,

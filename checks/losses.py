@@ -184,6 +184,7 @@ def _jax_naive_norm_grad(orig):
     """jnp.linalg.norm in the L2 term: NaN gradient at the zero-initialised bias."""
     import jax
     import jax.numpy as jnp
+
     from reference.losses import jax_ref
 
     def total(params, logits, value_output, policy_target, value_target, pw, vw):

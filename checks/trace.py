@@ -32,13 +32,12 @@ import functools
 
 import numpy as np
 
-from harness.base import Check, Control, Tolerance
-from harness.tap import recording
-from harness.trace import compare_traces
-
 from checks import eggroll as _eggroll
 from checks import mcts as _mcts
 from checks import train as _train
+from harness.base import Check, Control, Tolerance
+from harness.tap import recording
+from harness.trace import compare_traces
 
 TRACE_TRAIN_STEPS = 10
 TRACE_MCTS_POSITIONS = 2
@@ -97,7 +96,7 @@ def _order_ignored(orig):
 # ---------------------------------------------------------------------------------------- MCTS
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def table_evaluator_of(framework: str, game):
     """The harness's table evaluator of ONE state, in ``framework`` (what a user's search receives).
     Cached per (framework, game): the JAX search compiles once per evaluator object."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.base import Check, Control, Knob, Exact, Tolerance
+from harness.base import Check, Control, Exact, Knob, Tolerance
 from reference.nets import encoding
 
 SCHEDULE_TOL = Tolerance(rtol=1.3e-6, atol=0.0, reason="learning rates are 1e-4..1e-1: the float32 absolute "
@@ -96,10 +96,9 @@ def _run_weight_decay(c, k):
 def _jax_chain_steps(build):
     """An optimizer_steps for JAX built from ``build(schedule, weight_decay, max_norm) -> optax chain``."""
     def f(params, grads_seq, lrs, weight_decay=1e-4, max_norm=1.0, b1=0.9, b2=0.999, eps=1e-8):
+        import jax
         import jax.numpy as jnp
         import optax
-
-        import jax
 
         lrs = jnp.asarray(lrs, jnp.float32)
         tx = build(lambda count: lrs[count], weight_decay, max_norm)

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.base import Check, Control
-
 from checks.train import _optim_case
+from harness.base import Check, Control
 
 COMPONENTS = ("train.clip", "train.optimizer_steps", "train.plateau", "train.early_stopping")
 

@@ -32,7 +32,7 @@ def load(modules: tuple[str, ...] | None = None) -> tuple[list[Check], list[str]
                 notes.append(f"{modname}: skipped, {e.name} is not installed")
                 continue
             raise ParityError(f"check module {modname} does not import: {type(e).__name__}: {e}") from e
-        except Exception as e:  # noqa: BLE001 - turned into a one-line configuration error
+        except Exception as e:
             raise ParityError(f"check module {modname} does not import: {type(e).__name__}: {e}") from e
         for c in getattr(mod, "CHECKS", []):
             if not isinstance(c, Check):

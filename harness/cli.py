@@ -26,7 +26,7 @@ import argparse
 import shlex
 import sys
 
-from .base import PREFIX, ParityError, Status
+from .base import PREFIX, ParityError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,8 +96,9 @@ def environment_options(sp, numerics: bool = True) -> None:
 
 
 def _numerics_summary() -> str:
-    from . import numerics
     from reference.rng import semantics
+
+    from . import numerics
 
     s = semantics.active()
     return (f"numerics: {numerics.mode()}, device {numerics.device()}; JAX stream semantics {s.name} ({s.releases}; "
@@ -121,7 +122,7 @@ def _seed(text: str) -> int:
 
 
 def _setup(args):
-    from . import catalogue, numerics, ports
+    from . import catalogue, ports
     from .runner import Runner
 
     _configure(args)
@@ -202,7 +203,8 @@ def _run(args, stream, results):
     args.declarations = summary(runner.impls)
     args.deployed = None
     if getattr(args, "numerics", None) == "deployed" and not args.controls_only:
-        from .deployed import measure, table as deployed_table
+        from .deployed import measure
+        from .deployed import table as deployed_table
 
         args.deployed = measure(runner, checks, seed=args.seed)
         stream.write("\n" + deployed_table(args.deployed) + "\n")

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from . import tolerance as tol
-from .leafstats import summarise
 from .base import PREFIX, Exact, LeafResult, ParityError, Statistical, Tolerance, Ulp
 from .convert import children, is_leaf_array, to_numpy
+from .leafstats import summarise
 
 
 @dataclasses.dataclass
@@ -334,7 +334,7 @@ def _float_values(a, e, da, de, mode, path, n, want: str | None = None) -> LeafR
     res = LeafResult(path, True, total=n, max_abs=max_abs, max_rel=max_rel, max_ulp=max_ulp)
 
     if isinstance(mode, Exact):
-        bits = lambda x, d: np.ascontiguousarray(x).view({8: np.uint64, 4: np.uint32, 2: np.uint16}[x.dtype.itemsize])  # noqa: E731
+        bits = lambda x, d: np.ascontiguousarray(x).view({8: np.uint64, 4: np.uint32, 2: np.uint16}[x.dtype.itemsize])
         same = (bits(a, da) == bits(e, de)) | (np.isnan(a) & np.isnan(e))
         bad = ~same & fin  # the NaN / Inf pattern is judged on its own
         m = int(np.count_nonzero(bad))

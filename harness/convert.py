@@ -110,7 +110,7 @@ def to_framework(tree: Any, framework: str) -> Any:
     """Every ``np.ndarray`` leaf of a case converted to the framework's array type (same dtype where the
     framework supports it; JAX with x64 off stores float64 as float32 as it always does)."""
     if framework == "numpy":
-        conv = lambda a: a.copy()  # noqa: E731 - an implementation must not be able to mutate the case
+        conv = lambda a: a.copy()
     elif framework == "jax":
         import jax.numpy as jnp
 

@@ -180,7 +180,7 @@ def _equal(a: Any, b: Any) -> bool:
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
             return float(a) == float(b)
         return a == b
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - values that cannot be compared are unequal, and reported as such
         return False
 
 

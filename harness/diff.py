@@ -122,7 +122,7 @@ def diff(base: dict, new: dict, *, threshold: float = 2.0, floor: float = 1e-3) 
     new_checks = {r["check"] for r in new["results"]}
     out["new_checks"] = sorted(new_checks - old_checks)
     out["removed_checks"] = sorted(old_checks - new_checks)
-    ctl = lambda rows: {(k[0], k[2]) for k in rows if k[2] is not None}  # noqa: E731
+    ctl = lambda rows: {(k[0], k[2]) for k in rows if k[2] is not None}
     out["new_controls"] = [list(x) for x in sorted(ctl(new_rows) - ctl(old_rows))]
     out["removed_controls"] = [list(x) for x in sorted(ctl(old_rows) - ctl(new_rows))
                                if x[0] not in out["removed_checks"]]
@@ -215,7 +215,7 @@ def to_markdown(d: dict, *, heading: str = "##") -> str:
             lines.append("| " + " | ".join(c[1](r) for c in cols) + " |")
         lines.append("")
 
-    status = lambda r: f"{r.get('before') or '(new)'} -> {r.get('after') or '(gone)'}"  # noqa: E731
+    status = lambda r: f"{r.get('before') or '(new)'} -> {r.get('after') or '(gone)'}"
     table("New failures", d["new_failures"],
           [("check", _what), ("pair", _pair), ("status", status), ("worst ratio", lambda r: _num(r["ratio_after"])),
            ("deviating side", lambda r: r.get("blame") or "-"),
@@ -257,8 +257,8 @@ def to_html(d: dict) -> str:
             out.append("<tr>" + "".join(f"<td>{e(str(f(r)))}</td>" for _, f in cols) + "</tr>")
         out.append("</table>")
 
-    what = lambda r: r["check"] + (f" [{r['control']}]" if r.get("control") else "")  # noqa: E731
-    status = lambda r: f"{r.get('before') or '(new)'} -> {r.get('after') or '(gone)'}"  # noqa: E731
+    what = lambda r: r["check"] + (f" [{r['control']}]" if r.get("control") else "")
+    status = lambda r: f"{r.get('before') or '(new)'} -> {r.get('after') or '(gone)'}"
     table("New failures", d["new_failures"], [("check", what), ("pair", _pair), ("status", status),
                                               ("worst ratio", lambda r: _num(r["ratio_after"])),
                                               ("deviating side", lambda r: r.get("blame") or "-")])

@@ -133,7 +133,7 @@ def read_npz_checked(npz: Path, sha256: str, what: str) -> dict[str, np.ndarray]
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except Exception as e:  # noqa: BLE001 - one line naming the file
+    except Exception as e:
         raise ParityError(f"{what} {npz}: corrupted (unreadable npz: {type(e).__name__}: {e})") from e
 
 
@@ -355,7 +355,7 @@ class Store:
                     s2 = _encode(check.inputs(record["seed"]), "case", a2, d2)
                     if _hash_arrays(a2, d2, s2) != record.get("input_hash"):
                         problems.append("inputs(seed) now generates a different case")
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:  # noqa: BLE001 - any failure of inputs(seed) is one problem line of `fixtures verify`
                     problems.append(f"inputs(seed) raised {type(e).__name__}: {e}")
                 if skipped:
                     problems.append(f"fields not compared (framework not installed here): {', '.join(skipped)}")

@@ -144,7 +144,7 @@ def step_of(path: str) -> tuple[str, int, str] | None:
     if best is None:
         return None
     i, step = best
-    fmt = lambda ss: "".join(f"[{x}]" if isinstance(x, int) else f"[{x!r}]" for x in ss)  # noqa: E731
+    fmt = lambda ss: "".join(f"[{x}]" if isinstance(x, int) else f"[{x!r}]" for x in ss)
     return fmt(segs[:i]) or "<root>", step, fmt(segs[i + 1:])
 
 

@@ -40,9 +40,8 @@ import sys
 import time
 import types
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from .base import ParityError, Status
+from .base import Implementation, ParityError, Status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EQUIVALENT_FILE = os.path.join(ROOT, "checks", "mutation_equivalent.json")
@@ -681,7 +680,7 @@ def _exec_module(modname: str, code, path: str) -> types.ModuleType:
     mod.__package__ = modname.rpartition(".")[0]
     mod.__dict__.update(HELPERS)
     sys.modules[modname] = mod  # dataclasses and string annotations look the module up while it executes
-    exec(code, mod.__dict__)  # noqa: S102 - our own reference source, one node changed
+    exec(code, mod.__dict__)
     return mod
 
 
@@ -694,6 +693,7 @@ def load_mutant(site: Site | None, framework: str, path: str | None = None) -> I
     same modules unmutated: the baseline that must pass.
     """
     from checks import builtin
+
     from .base import Implementation
 
     path = site.path if site is not None else path
@@ -879,7 +879,7 @@ def _worker_main(conn, seed: int, first_kill: bool) -> None:  # pragma: no cover
         site, deadline_s = msg
         try:
             o = w.run(site, time.perf_counter() + deadline_s if deadline_s else None)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - a mutant that crashes the worker is an `invalid` outcome, not a crash
             o = Outcome(site, "invalid", note=f"{type(e).__name__}: {e}")
         conn.send(("done", o))
 
@@ -967,7 +967,7 @@ def run_sites(site_list: list[Site], *, jobs: int = 1, timeout: float = 300.0, b
         for p in procs:
             try:
                 p.parent.send(None)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a worker already gone cannot take the stop message; it is joined next
                 pass
             p.proc.join(2)
             p.stop()
@@ -1056,7 +1056,7 @@ def write_report(outdir: str, outcomes: list[Outcome], left: list[Site], *, comm
     per_min = len(outcomes) / (seconds / 60) if seconds > 0 else None
     data = {
         "command": command,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "jobs": jobs,
         "mutants_per_minute": round(per_min, 2) if per_min else None,

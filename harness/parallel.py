@@ -68,7 +68,7 @@ def _worker(wid, args, tasks, results):  # pragma: no cover - runs in the spawne
             out = runner.run_all([by_name[name]], seed=args.seed, controls=not args.no_controls,
                                  parity=not args.controls_only)
             results.put((wid, name, "ok", out))
-        except BaseException:  # noqa: BLE001
+        except BaseException:  # noqa: BLE001 - the worker reports everything, SystemExit included, to the parent
             results.put((wid, name, "crash", traceback.format_exc()))
 
 
@@ -210,7 +210,7 @@ def run_parallel(args, checks, runner, jobs: int, progress=None, timeout: float 
         for w in workers.values():
             try:
                 w.tasks.put(None)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a worker already gone cannot take the stop message; it is joined next
                 pass
         for w in workers.values():
             w.proc.join(timeout=5)

@@ -41,7 +41,7 @@ def load_port(spec: str) -> Implementation:
     except SystemExit as e:  # a module that exits at import must not end the run silently (exit 0)
         raise ParityError(f"--port {spec!r}: module {modname!r} called sys.exit({e.code!r}) while importing: a "
                           "port module must not exit the process") from None
-    except Exception as e:  # noqa: BLE001 - reported in one line
+    except Exception as e:
         raise ParityError(f"--port {spec!r}: module {modname!r} does not import: {type(e).__name__}: {e}") from e
     obj = mod
     for part in attr.split("."):
@@ -53,7 +53,7 @@ def load_port(spec: str) -> Implementation:
             obj = obj()
         except SystemExit as e:
             raise ParityError(f"--port {spec!r}: calling {attr}() called sys.exit({e.code!r})") from None
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise ParityError(f"--port {spec!r}: calling {attr}() raised {type(e).__name__}: {e}") from e
     if not isinstance(obj, Implementation):
         raise ParityError(f"--port {spec!r}: {attr} is a {type(obj).__name__}, expected harness.base.Implementation")

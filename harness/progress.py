@@ -16,7 +16,6 @@ from typing import Any, TextIO
 from .base import Check, Implementation, ParityError
 from .runner import GOLDEN, INVARIANT, ORACLE, Runner
 
-
 # -- what a run will compare ------------------------------------------------------------------------
 
 def check_port_components(port: Implementation, checks: list[Check], spec: str,
@@ -120,7 +119,7 @@ def write_fallback(out: str | None, results: list, *, command: str, seed: int | 
                         "results": [_safe_json(r) for r in results]}
                 atomic_write_bytes(d / "report.json", (json.dumps(data, indent=1, default=str) + "\n").encode())
             return str(d)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a fallback directory that cannot be written: try the next one
             continue
     return "(nowhere: no writable directory)"
 
@@ -128,7 +127,7 @@ def write_fallback(out: str | None, results: list, *, command: str, seed: int | 
 def _safe_json(r: Any) -> Any:
     try:
         return r.to_json()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a result that cannot serialise itself still leaves its name and status
         return {"check": getattr(r, "check", "?"), "pair": list(getattr(r, "pair", ())),
                 "status": str(getattr(r, "status", "?"))}
 

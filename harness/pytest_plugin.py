@@ -177,7 +177,7 @@ def pytest_generate_tests(metafunc):
         return
     st = state(metafunc.config)
     checks, runner = st["checks"], st["runner"]
-    slow = lambda c: ([pytest.mark.slow] if c.slow else []) + [_xdist_group(c)]  # noqa: E731
+    slow = lambda c: ([pytest.mark.slow] if c.slow else []) + [_xdist_group(c)]
     if "parity_pair" in names:
         items, ids = [], []
         for c in checks:

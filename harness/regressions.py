@@ -29,8 +29,17 @@ from typing import Any
 import numpy as np
 
 from .base import ParityError, Result, Status
-from .fixtures import (DEFAULT_DIR, FixtureStatus, _decode, _encode, _hash_arrays, atomic_write_bytes, environment,
-                       read_npz_checked, record_hash)
+from .fixtures import (
+    DEFAULT_DIR,
+    FixtureStatus,
+    _decode,
+    _encode,
+    _hash_arrays,
+    atomic_write_bytes,
+    environment,
+    read_npz_checked,
+    record_hash,
+)
 
 SCHEMA = 2  # 2: record_sha256 protects the JSON side as it does for golden files
 DEFAULT_ROOT = DEFAULT_DIR / "regressions"
@@ -68,7 +77,7 @@ def save(root: Path | str, check_name: str, case: Any, results: list[Result], *,
         "failing_components": sorted({c for r in results for c in r.failing_components}),
         "message": "\n".join(r.message for r in results)[:4000],
         "ports": list(ports), "hypothesis": {"seed": seed, "blob": blob, "version": hv},
-        "found": {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command,
+        "found": {"created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "command": command,
                   "examples": examples},
         "environment": environment(), "numerics": numerics.pinned(),
         "case": structure, "dtypes": dtypes, "input_hash": h, "sha256": hashlib.sha256(data).hexdigest(),

@@ -68,7 +68,7 @@ def to_json(results: list[Result], *, command: str = "", seed: int | None = None
     out = {
         "declarations": list(declarations),
         "schema": SCHEMA,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": command,
         "seed": seed,
         "environment": environment(),

@@ -23,9 +23,19 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .base import (PREFIX, Check, Components, ComponentMissing, Control, Implementation, LeafResult, ParityError,
-                   Result, Status)
 from . import tolerance as tol
+from .base import (
+    PREFIX,
+    Check,
+    ComponentMissing,
+    Components,
+    Control,
+    Implementation,
+    LeafResult,
+    ParityError,
+    Result,
+    Status,
+)
 from .compare import Comparison, compare, compare_flat
 from .convert import is_leaf_array, to_framework, to_numpy
 from .declarations import FULL, NotApplicable, View, known_difference, literal_leaves, view_for
@@ -66,8 +76,8 @@ def reproduce_command(check: Check, seed: int | None, ports: Iterable[str] = (),
 
 
 def _array_helpers(framework: str) -> tuple[Callable, Callable]:
-    conv = lambda a: to_framework(a, framework)  # noqa: E731
-    back = lambda x: to_numpy(x)[0]  # noqa: E731
+    conv = lambda a: to_framework(a, framework)
+    back = lambda x: to_numpy(x)[0]
     return conv, back
 
 
@@ -79,8 +89,9 @@ def _int_of(case_key: Any) -> int:
 
 def _materialise(value: Any) -> Any:
     """JAX outputs as NumPy while x64 is still on (a float64 jax array must not outlive the context)."""
-    from .convert import is_jax, map_tree
     import numpy as np
+
+    from .convert import is_jax, map_tree
 
     return map_tree(lambda x: np.asarray(x) if is_jax(x) else x, value)
 
@@ -226,7 +237,6 @@ class Runner:
         limit; a component that raises, exits or times out gives an ``error`` outcome naming it."""
         tracker = CallTracker()
         gseed = global_seed(check.name, _int_of(case_key))
-        where = f"{impl.name}, check {check.name}"
         try:
             fcase = to_framework(case, impl.framework)
             snap = snapshot(fcase) if impl.framework != "jax" else None
@@ -380,7 +390,7 @@ class Runner:
                 spec = self.spec_dtypes(check, case, case_key if spec_key is None else spec_key, seed)
                 strict = (impls[a_name].role != "oracle", impls[b_name].role != "oracle")
                 comp = self._compare(check, oa, ob, spec, strict)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - a comparison that raises is an `error` row naming the pair
             res.status = Status.ERROR
             res.message = one_line_error(e, f"comparison of {a_name} vs {b_name}")
             return self._done(res, t0)
@@ -465,7 +475,7 @@ class Runner:
         pairs = self.pairs(check) if pairs is None else pairs
         try:
             case = self.make_case(check, seed)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - inputs that cannot be built are `error` rows naming the check
             msg = one_line_error(e, f"inputs of {check.name}")
             return [Result(check.name, check.component, p, Status.ERROR, seed=seed, message=msg,
                            reproduce=reproduce_command(check, seed, self.port_specs)) for p in pairs]
@@ -506,7 +516,7 @@ class Runner:
         pair = (mutant.name, INVARIANT if check.kind == "property" else against)
         try:
             case = self.make_case(check, seed)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - a control whose inputs cannot be built is an `error` row naming it
             base.status, base.message = Status.ERROR, one_line_error(e, f"inputs of {check.name}")
             return base
         r = self.evaluate(check, pair, case, ("control", control.name, seed), impls=impls, seed=seed,

@@ -40,6 +40,6 @@ DRIFT = Implementation(name="driftport", framework="torch",
                                    "losses.value": _value_no_smoothing, "train.trajectory": _trajectory_clip_15})
 
 # example_ports.BROKEN after its fix: same port name, softmax no longer flipped (a planted fix for `parity diff`)
-from reference.toy import torch_ref as toy  # noqa: E402
+from reference.toy import torch_ref as toy
 
 BROKEN_FIXED = Implementation(name="brokenport", framework="torch", components=dict(toy.COMPONENTS))

@@ -5,5 +5,10 @@ Run one with ``./run test -k '<check>'``.
 """
 
 from harness.pytest_catalogue import (  # noqa: F401 - collected here
-    test_catalogue_is_not_empty, test_control, test_controls_target_known_implementations,
-    test_every_check_has_a_negative_control, test_fuzz, test_parity)
+    test_catalogue_is_not_empty,
+    test_control,
+    test_controls_target_known_implementations,
+    test_every_check_has_a_negative_control,
+    test_fuzz,
+    test_parity,
+)

@@ -16,11 +16,11 @@ from harness.numerics import pin
 
 pin()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import torch  # noqa: E402
+import jax
+import jax.numpy as jnp
+import torch
 
-from reference.eggroll import jax_ref, np_ref, torch_ref  # noqa: E402
+from reference.eggroll import jax_ref, np_ref, torch_ref
 
 REFS = {"numpy": np_ref, "jax": jax_ref, "torch": torch_ref}
 KEY = np.array([0, 1234], np.uint32)
@@ -117,7 +117,8 @@ def test_lowrank_noise_is_jax_random(shape, rank, n):
         np.testing.assert_array_equal(B.astype(np.float32), z[:, :b], err_msg=f"{name}: B = Z[:b] bit for bit")
         assert B.dtype == (np.float64 if name == "numpy" else np.float32)
         if name == "numpy":  # the oracle: float64 of the float32 draw times the float64 scale
-            np.testing.assert_array_equal(_np(A), z[:, b:].astype(np.float64) * (sigma * signs.astype(np.float64) / math.sqrt(rank))[:, None, None])
+            np.testing.assert_array_equal(_np(A), z[:, b:].astype(np.float64)
+                                          * (sigma * signs.astype(np.float64) / math.sqrt(rank))[:, None, None])
         else:
             np.testing.assert_allclose(_np(A), z[:, b:] * scale[:, None, None], rtol=1e-7, atol=0)
 
@@ -298,9 +299,9 @@ def _native_lowrank_noise(keys, signs, shape, rank, sigma):
 def test_native_randomness_port_passes_only_the_statistical_check():
     """eggroll.stats.noise accepts a correct sampler that draws other numbers; eggroll.noise.layout does not."""
     from checks import eggroll as checks_eggroll
+    from checks.builtin import implementation
     from harness.base import Implementation, Status
     from harness.runner import Runner
-    from checks.builtin import implementation
 
     impls = {"numpy": implementation("numpy"), "torch": implementation("torch")}
     port = Implementation("native", "torch", {**torch_ref.COMPONENTS, "eggroll.lowrank_noise": _native_lowrank_noise})

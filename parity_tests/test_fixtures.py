@@ -8,12 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from checks import toy
 from harness import catalogue, ports
 from harness.base import Check, Control, Exact, ParityError
 from harness.fixtures import Store, flatten_outputs, record_hash
 from harness.runner import GOLDEN, Runner
-
-from checks import toy
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from harness import html_report
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
-import screenshot_report  # noqa: E402
+import screenshot_report
 
 
 @pytest.mark.skipif(screenshot_report.find_browser() is None,

@@ -5,13 +5,13 @@ from harness import numerics
 
 numerics.pin()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
 
-from reference.losses import jax_ref, np_ref, torch_ref  # noqa: E402
+from reference.losses import jax_ref, np_ref, torch_ref
 
 
 def test_policy_loss_by_hand():

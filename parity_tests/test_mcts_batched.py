@@ -15,10 +15,10 @@ from harness import numerics
 
 numerics.pin()
 
-import torch  # noqa: E402
+import torch
 
-from reference.mcts import config as C  # noqa: E402
-from reference.mcts import game_np, search_jax, search_np, search_torch, tables  # noqa: E402
+from reference.mcts import config as C
+from reference.mcts import game_np, search_jax, search_np, search_torch, tables
 
 B = 4  # the batch shape and configs of checks/mcts.py (AZ, CL): JAX compiles are shared in one process
 G_SYM = C.GameConfig(5, 3, "symmetric")

@@ -13,10 +13,10 @@ from harness.numerics import pin
 
 pin()
 
-from reference.mcts import evaluator as ev  # noqa: E402
-from reference.mcts import game_np  # noqa: E402
-from reference.mcts.config import CLASSIC, GameConfig, MCTSConfig, default_config, profile  # noqa: E402
-from reference.nets import encoding  # noqa: E402
+from reference.mcts import evaluator as ev
+from reference.mcts import game_np
+from reference.mcts.config import CLASSIC, GameConfig, MCTSConfig, default_config, profile
+from reference.nets import encoding
 
 G5 = GameConfig(5, 3, "symmetric")
 EDGE = {tuple(uv): i for i, uv in enumerate(encoding.edge_list(5).tolist())}

@@ -165,7 +165,7 @@ def test_near_tie_detector():
     assert d.decisions >= AZ.num_reads - 1  # every read after the root's expansion decides at the root
     assert 0 < d.min_rel_margin <= 1
     # a uniform table: every first choice is a structural tie (identical W, N, P), not a near-tie
-    uniform = lambda st, g: (np.full((1, 10), 0.1, np.float32), np.zeros(1, np.float32))  # noqa: E731
+    uniform = lambda st, g: (np.full((1, 10), 0.1, np.float32), np.zeros(1, np.float32))
     d = search_np.Diagnostics()
     search_np.search(s, np.zeros((1, 10)), AZ.replace(root_noise=False, num_reads=3), evaluator=uniform,
                      diagnostics=d)
@@ -174,7 +174,7 @@ def test_near_tie_detector():
 
 def test_random_tie_break_differs():
     s = game_np.stack([game_np.play([], G5)])
-    uniform = lambda st, g: (np.full((1, 10), 0.1, np.float32), np.zeros(1, np.float32))  # noqa: E731
+    uniform = lambda st, g: (np.full((1, 10), 0.1, np.float32), np.zeros(1, np.float32))
     cfg = AZ.replace(root_noise=False, num_reads=4)
     first = search_np.search(s, np.zeros((1, 10)), cfg, evaluator=uniform)["visits"][0]
     np.testing.assert_array_equal(first, [1, 1, 1] + [0] * 7)  # ties -> first index

@@ -8,7 +8,6 @@ import os
 import pytest
 
 from harness import mutate
-from harness.base import ParityError
 from harness.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

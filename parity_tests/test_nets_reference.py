@@ -5,12 +5,12 @@ from harness import numerics
 
 numerics.pin()
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
 
-from reference.nets import encoding, jax_ref, np_ref, torch_ref  # noqa: E402
+from reference.nets import encoding, jax_ref, np_ref, torch_ref
 
 
 def test_edge_order_and_directions():

@@ -28,7 +28,7 @@ def _pins() -> dict[str, str]:
 
 def _requirements():
     reqs = [Requirement(r) for r in PROJECT["dependencies"]]
-    for extra, items in PROJECT["optional-dependencies"].items():
+    for _extra, items in PROJECT["optional-dependencies"].items():
         reqs += [Requirement(r) for r in items if not r.startswith("backend-parity")]
     return reqs
 

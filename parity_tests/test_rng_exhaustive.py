@@ -16,11 +16,11 @@ from harness.numerics import pin
 
 pin()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import torch  # noqa: E402
+import jax
+import jax.numpy as jnp
+import torch
 
-from reference.rng import np_ref, torch_ref  # noqa: E402
+from reference.rng import np_ref, torch_ref
 
 N = 1 << 23
 SQRT2 = np.float32(np.sqrt(2.0))

@@ -64,13 +64,13 @@ def test_key_derivation_equals_the_torch_path(monkeypatch):
 
 def test_erfinv_kernel_handles_the_ends_like_the_torch_path(monkeypatch):
     x = torch.tensor([0.0, -0.0, 1.0, -1.0, 0.5, -0.999999940395, 0.99999994, 1e-30, float("nan")])
-    fn = lambda: torch_ref.erfinv_f32(x)  # noqa: E731
+    fn = lambda: torch_ref.erfinv_f32(x)
     _same(fn(), _torch_path(fn, monkeypatch), "erfinv_f32")
 
 
 def test_non_contiguous_keys_and_large_counters(monkeypatch):
     k = _keys(11, (6, 2))[:, 0]  # a strided view of keys
-    fn = lambda: torch_ref.normal(k, (5,))  # noqa: E731
+    fn = lambda: torch_ref.normal(k, (5,))
     _same(fn(), _torch_path(fn, monkeypatch), "normal on strided keys")
     for draw in (torch_ref.bits, torch_ref.normal):  # refused before anything is allocated (16 GB)
         with pytest.raises(ValueError, match="2\\^32 - 1"):

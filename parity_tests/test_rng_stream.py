@@ -20,12 +20,12 @@ from harness.numerics import pin
 
 pin()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import ml_dtypes  # noqa: E402
-import torch  # noqa: E402
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import torch
 
-from reference.rng import jax_ref, np_ref, torch_ref  # noqa: E402
+from reference.rng import jax_ref, np_ref, torch_ref
 
 SEEDS = (0, 1, 42, 2**31 - 1, 2**31, 2**32 - 1, 123456789)
 MAX_N = 3 * 70001  # > 2^16 values per key, and several torch chunks per key
@@ -169,7 +169,8 @@ _BATCH = 4  # keys per draw: fold_in(key(seed), [0, 1, 2, 2^32 - 1])
 
 def _batch_keys(seed):
     data = np.array([0, 1, 2, 2**32 - 1], np.uint32)
-    return (jax_ref.fold_in(jax_ref.key(seed), data), np_ref.fold_in(np_ref.key(seed), data), torch_ref.fold_in(torch_ref.key(seed), torch.from_numpy(data)))
+    return (jax_ref.fold_in(jax_ref.key(seed), data), np_ref.fold_in(np_ref.key(seed), data),
+            torch_ref.fold_in(torch_ref.key(seed), torch.from_numpy(data)))
 
 
 _JAX_FLAT = {

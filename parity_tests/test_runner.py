@@ -7,11 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from checks import toy
 from harness import ports
 from harness.base import Check, Control, Exact, Implementation, Status, Tolerance
 from harness.runner import Runner
-
-from checks import toy
 
 SOFTMAX = next(c for c in toy.CHECKS if c.name == "toy.math.softmax")
 

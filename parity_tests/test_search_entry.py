@@ -8,8 +8,7 @@ import pytest
 
 from checks.trace import table_evaluator_of
 from reference.mcts import config as config_lib
-from reference.mcts import game_np
-from reference.mcts import jax_ref, np_ref, torch_ref
+from reference.mcts import game_np, jax_ref, np_ref, torch_ref
 
 AZ = config_lib.profile("alphazero_clique", num_reads=24)
 SEARCHES = {"numpy": np_ref.search_with_evaluator, "jax": jax_ref.search_with_evaluator,

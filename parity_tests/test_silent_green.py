@@ -15,13 +15,12 @@ import sys
 import numpy as np
 import pytest
 
+from checks import toy
 from harness import ports, report
-from harness.base import Check, Control, Exact, Implementation, Status, Tolerance
+from harness.base import Check, Control, Status, Tolerance
 from harness.cli import main
 from harness.compare import compare, compare_leaf
 from harness.runner import Runner
-
-from checks import toy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SP = "parity_tests.silent_ports"

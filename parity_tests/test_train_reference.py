@@ -5,15 +5,15 @@ from harness import numerics
 
 numerics.pin()
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
 
-from harness.compare import compare  # noqa: E402
-from reference.nets import encoding  # noqa: E402
-from reference.train import jax_ref, np_ref, torch_ref  # noqa: E402
+from harness.compare import compare
+from reference.nets import encoding
+from reference.train import jax_ref, np_ref, torch_ref
 
 MODS = pytest.mark.parametrize("mod", [np_ref, jax_ref, torch_ref], ids=["numpy", "jax", "torch"])
 
@@ -135,7 +135,7 @@ def test_trajectory_failure_names_the_first_diverging_step():
     b = {k: v[:8] for k, v in case["batches"].items()}
     b2 = {k: v.copy() for k, v in b.items()}
     b2["value"][4:] = -b2["value"][4:] + 0.5
-    conv = lambda tree: {k: torch.from_numpy(np.asarray(v)) for k, v in tree.items()}  # noqa: E731
+    conv = lambda tree: {k: torch.from_numpy(np.asarray(v)) for k, v in tree.items()}
     a = torch_ref.trajectory(conv(case["params"]), torch.from_numpy(case["edge_index"]), conv(b), case["config"])
     c = torch_ref.trajectory(conv(case["params"]), torch.from_numpy(case["edge_index"]), conv(b2), case["config"])
     failing = compare(a, c).failing

@@ -26,7 +26,7 @@ def games_state(gs):
 
 def search_with_evaluator(state, evaluator, noise, config, node_cls=mcts.UCTNode):
     g, root_value = games({k: np.asarray(v)[None] for k, v in state.items()}, config.game)[0], []
-    def net(game):  # noqa: E306 - the caller's evaluator as the trainer's network
+    def net(game):
         p, v = (np.asarray(x, np.float64) for x in evaluator({k: v[0] for k, v in games_state([game]).items()}))
         return p, root_value.append(float(v)) or float(v)
     # np.random.dirichlet inside expand returns the harness's noise (restored afterwards)
@@ -37,7 +37,7 @@ def search_with_evaluator(state, evaluator, noise, config, node_cls=mcts.UCTNode
 
 
 def search(states, noise, config, node_cls=mcts.UCTNode):  # batched, with the harness's table evaluator
-    table = lambda s: [x[0] for x in table_evaluator_np({k: np.asarray(v)[None] for k, v in s.items()})]  # noqa: E731
+    table = lambda s: [x[0] for x in table_evaluator_np({k: np.asarray(v)[None] for k, v in s.items()})]
     outs = [search_with_evaluator({k: np.asarray(v)[b] for k, v in states.items()}, table, z, config, node_cls)
             for b, z in enumerate(np.asarray(noise))]
     return {k: np.stack([o[k] for o in outs]) for k in outs[0]}
@@ -45,7 +45,8 @@ def search(states, noise, config, node_cls=mcts.UCTNode):  # batched, with the h
 
 def puct_scores(w, n, priors, valid, node_n, config, node_cls=mcts.UCTNode):
     rows = [types.SimpleNamespace(child_total_value=a, child_number_visits=b, child_priors=c, valid=d, visits=int(e),
-                                  c_puct=node_cls.c_puct) for a, b, c, d, e in zip(*map(np.asarray, (w, n, priors, valid, node_n)))]
+                                  c_puct=node_cls.c_puct)
+                                  for a, b, c, d, e in zip(*map(np.asarray, (w, n, priors, valid, node_n)))]
     return np.stack([np.where(r.valid, node_cls.child_Q(r) + node_cls.child_U(r), -np.inf) for r in rows])
 
 

@@ -14,10 +14,11 @@ from .eggroll import EGGROLL, ESConfig, normalize_fitness, perturbed_bias, pertu
 
 def mlp(params, noise, x):  # the harness's model (checks/eggroll.py: eggroll.trajectory) in the library's layers
     h = jnp.tanh(perturbed_linear(x, params["w1"], noise.get("w1")) + perturbed_bias(params["b1"], noise.get("b1")))
-    return (perturbed_linear(h, params["w2"], noise.get("w2")) + perturbed_bias(params["b2"], noise.get("b2"))) * params["out_scale"]
+    return ((perturbed_linear(h, params["w2"], noise.get("w2")) + perturbed_bias(params["b2"], noise.get("b2")))
+            * params["out_scale"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _es(cls, cfg, roles, lr):  # one compiled library instance per config
     return cls(cfg, dict(roles), mlp, lambda out, y: -jnp.mean((out - y) ** 2), optax.sgd(lr))
 
@@ -38,10 +39,10 @@ def _optimizer(opt):
     return optax.adamw(opt["lr"], opt["b1"], opt["b2"], opt["eps"], weight_decay=opt.get("weight_decay", 0.0))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _es_for(cls, cfg, roles, opt, apply_fn, fitness_fn):  # the caller's model: members' W + A B^T / P + E
-    grow = lambda v, nz: v + nz[0] @ nz[1].T if len(nz) == 2 else v + nz[0]  # noqa: E731
-    model = lambda p, noise, x: apply_fn({k: grow(v, noise[k]) if k in noise else v for k, v in p.items()})  # noqa: E731
+    grow = lambda v, nz: v + nz[0] @ nz[1].T if len(nz) == 2 else v + nz[0]
+    model = lambda p, noise, x: apply_fn({k: grow(v, noise[k]) if k in noise else v for k, v in p.items()})
     return cls(cfg, dict(roles), model, lambda out, y: fitness_fn(out), _optimizer(dict(opt)))
 
 

@@ -16,10 +16,9 @@ import jax.numpy as jnp
 import optax
 
 from harness.tap import tap
-from reference.eggroll.config import static_key, trainable_role
-from reference.eggroll.np_ref import tap_noise
+from reference.eggroll.config import static_key, trainable_role, validate_optimizer
 from reference.eggroll.config import validate_config as _validate
-from reference.eggroll.config import validate_optimizer
+from reference.eggroll.np_ref import tap_noise
 
 
 def validate_config(config):
@@ -230,7 +229,7 @@ def optimizer_init(params, opt):
     return make_optimizer(opt).init({k: jnp.asarray(v, jnp.float32) for k, v in params.items()})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _step_fn(opt_key):
     import json
 
@@ -316,7 +315,7 @@ def _all_noise(keys, signs, shapes, cfg, member_pair):
     return noise
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _epoch_fn(cfg_key):
     import json
 
@@ -358,7 +357,7 @@ def epoch(params, opt_state, es_key, epoch, data, config):
                                          jnp.int32(cfg["noise_reuse"]), jnp.int32(cfg["group_size"]), data)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _step_noise_fn(cfg_key):
     """The noise of one epoch, jitted per static config (R traced), with its taps inside the program."""
     import json

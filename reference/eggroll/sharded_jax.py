@@ -68,7 +68,7 @@ def _epoch_body(cfg, tx, params, opt_state, key, t, noise_reuse, group_size, dat
     return new, opt_state, (noise, out, fit, f, grads)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _single_fn(cfg_key):
     cfg = json.loads(cfg_key)
     tx = jax_ref.make_optimizer(cfg["optimizer"])
@@ -114,7 +114,7 @@ def mesh(shards):
     return Mesh(np.array(devices[:shards]), (AXIS,))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sharded_fn(cfg_key, shards, steps_items):
     cfg = json.loads(cfg_key)
     steps = dict(steps_items)
@@ -165,7 +165,7 @@ def sharded_epochs(shards, params, es_key, data, configs, epochs, steps=None):
         if s is None:
             fn = _single_fn(static)
             key = jnp.asarray(es_key)
-            call = lambda p, o, t, r, g, fn=fn, key=key: fn(p, o, key, t, r, g, data)  # noqa: E731
+            call = lambda p, o, t, r, g, fn=fn, key=key: fn(p, o, key, t, r, g, data)
         else:
             ids, k, sg = plan_.plan(s, cfg["population"], steps)
             keys = np.stack([np.asarray(steps["shard_key"](es_key, r), np.uint32) for r in range(s)])
@@ -173,7 +173,7 @@ def sharded_epochs(shards, params, es_key, data, configs, epochs, steps=None):
             traced = tuple((n, steps[n]) for n in ("reduce", "shape"))  # the host-side steps do not recompile
             fn = _sharded_fn(static, s, traced)
             args = (jnp.asarray(keys), jnp.asarray(k, jnp.int32), jnp.asarray(sg, jnp.float32), jnp.asarray(rows))
-            call = lambda p, o, t, r, g, fn=fn, a=args: fn(p, o, a[0], t, r, g, data, a[1], a[2], a[3])  # noqa: E731
+            call = lambda p, o, t, r, g, fn=fn, a=args: fn(p, o, a[0], t, r, g, data, a[1], a[2], a[3])
         out[name] = _run(cfg, params, es_key, data, int(epochs), call)
     return out
 

@@ -101,7 +101,7 @@ def gather_records(per_shard):
     out = []
     for t, rec in enumerate(first):
         recs = [p[t] for p in per_shard]
-        cat = lambda get: np.concatenate([get(r) for r in recs], axis=0)  # noqa: E731
+        cat = lambda get, recs=recs: np.concatenate([get(r) for r in recs], axis=0)
         out.append({
             "noise": {m: {part: cat(lambda r, m=m, part=part: r["noise"][m][part]) for part in leaves}
                       for m, leaves in rec["noise"].items()},

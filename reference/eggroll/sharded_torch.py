@@ -255,10 +255,10 @@ class ProcessGroup:
                 dead = [(i, p.exitcode) for i, p in enumerate(self._procs) if _exited(p)]
                 if dead:
                     raise RuntimeError(f"torch.distributed rank {dead[0][0]} died (exit code {dead[0][1]}) while "
-                                       f"{what}")
+                                       f"{what}") from None
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"torch.distributed group timed out after {timeout:g} s while {what} "
-                                       f"(PARITY_DIST_TIMEOUT); ranks answered: {sorted(got)}")
+                                       f"(PARITY_DIST_TIMEOUT); ranks answered: {sorted(got)}") from None
                 continue
             if t != tid:
                 continue
@@ -285,7 +285,7 @@ class ProcessGroup:
         for q in self._tasks:
             try:
                 q.put(None)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a rank already gone cannot take the stop message; it is joined next
                 pass
         for p in self._procs:
             p.join(timeout=2)

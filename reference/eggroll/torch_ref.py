@@ -16,10 +16,9 @@ import torch
 from harness.tap import active as tap_active
 from harness.tap import tap
 from reference.eggroll import _rng
-from reference.eggroll.np_ref import tap_noise
-from reference.eggroll.config import trainable_role
+from reference.eggroll.config import trainable_role, validate_optimizer
 from reference.eggroll.config import validate_config as _validate
-from reference.eggroll.config import validate_optimizer
+from reference.eggroll.np_ref import tap_noise
 
 F32 = torch.float32
 

@@ -136,7 +136,7 @@ def _mix_torch(x):
     return x ^ (x >> 16)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch_constants(e: int, device):
     """(M[:e], A[:e]) as int64 tensors, made once per (E, device): the search calls the evaluator per simulation."""
     import torch

@@ -19,7 +19,7 @@ ONGOING, FIRST_WON, SECOND_WON, DRAW = 0, 1, 2, 3
 STATE_KEYS = ("colours", "to_play", "move_count", "outcome")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cliques(n: int, k: int) -> np.ndarray:
     edge_id = {tuple(uv): i for i, uv in enumerate(encoding.edge_list(n).tolist())}
     rows = [[edge_id[(a, b)] for a, b in itertools.combinations(vs, 2)] for vs in itertools.combinations(range(n), k)]

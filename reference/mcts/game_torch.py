@@ -23,7 +23,7 @@ def initial_state(game, batch: int = 1) -> dict:
             "move_count": z.clone(), "outcome": z.clone()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cliques(n, k):
     return torch.as_tensor(game_np._cliques(n, k).copy())
 

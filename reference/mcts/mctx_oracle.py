@@ -107,7 +107,7 @@ def _qtransform(c_puct):
     return qtransform
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mctx():
     """The mctx module (imported lazily: an optional oracle)."""
     import mctx as _mctx

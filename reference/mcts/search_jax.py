@@ -31,7 +31,6 @@ sample_noise, temperature, target_policy, select_move, search, search_network, d
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -470,7 +469,7 @@ def _as_traceable(evaluator, game):
     if evaluator not in _CALLBACKS:
         def host(state):
             p, v = evaluator({k: np.array(x) for k, x in state.items()})  # writable copies (torch warns)
-            conv = lambda x: np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, np.float32)  # noqa: E731
+            conv = lambda x: np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, np.float32)
             return conv(p).reshape(e), conv(v).reshape(())
 
         def traced(state):

@@ -19,9 +19,8 @@ import torch
 from harness.tap import active as tap_active
 from harness.tap import tap
 from reference.mcts import config as config_lib
-from reference.mcts import game_torch
+from reference.mcts import game_torch, tables
 from reference.mcts.evaluator import network_evaluator_torch, table_evaluator_torch
-from reference.mcts import tables
 
 STATE_KEYS = ("colours", "to_play", "move_count", "outcome")
 

@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reference.nets import encoding
-from reference.nets import np_ref
+from reference.nets import encoding, np_ref
 
 ROUNDS = np_ref.ROUNDS
 

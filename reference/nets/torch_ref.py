@@ -8,8 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference.nets import encoding
-from reference.nets import np_ref
+from reference.nets import encoding, np_ref
 
 ROUNDS = np_ref.ROUNDS
 

@@ -31,8 +31,18 @@ import numpy as np
 
 from reference.rng import _args, _libm, semantics
 from reference.rng._constants import (  # noqa: F401 - SHOWN_EXACT_AGAINST is re-exported
-    ERFINV_LARGE, ERFINV_SMALL, KS_PARITY, LOG1P_DEN, LOG1P_NUM, LOG_P, LOG_Q1, LOG_Q2, ROTATIONS,
-    SHOWN_EXACT_AGAINST, SQRT2_M1)
+    ERFINV_LARGE,
+    ERFINV_SMALL,
+    KS_PARITY,
+    LOG1P_DEN,
+    LOG1P_NUM,
+    LOG_P,
+    LOG_Q1,
+    LOG_Q2,
+    ROTATIONS,
+    SHOWN_EXACT_AGAINST,
+    SQRT2_M1,
+)
 
 try:  # bfloat16 for NumPy; a dependency of jax, optional here
     import ml_dtypes as _ml_dtypes

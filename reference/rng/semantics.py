@@ -119,7 +119,7 @@ def detect() -> tuple[Semantics, str]:
         return parse(env), f"stated (PARITY_JAX_SEMANTICS={env})"
     v = installed_jax()
     if v is None:
-        return MODES[DEFAULT], f"default (jax not installed; state it with --jax-semantics)"
+        return MODES[DEFAULT], "default (jax not installed; state it with --jax-semantics)"
     native = host_native_float16()
     s = for_version(v, native)
     why = f"installed JAX {v}"

@@ -35,8 +35,18 @@ import torch
 
 from reference.rng import _args, _libm, _native, semantics
 from reference.rng._constants import (  # noqa: F401 - SHOWN_EXACT_AGAINST is re-exported
-    ERFINV_LARGE, ERFINV_SMALL, KS_PARITY, LOG1P_DEN, LOG1P_NUM, LOG_P, LOG_Q1, LOG_Q2, ROTATIONS,
-    SHOWN_EXACT_AGAINST, SQRT2_M1)
+    ERFINV_LARGE,
+    ERFINV_SMALL,
+    KS_PARITY,
+    LOG1P_DEN,
+    LOG1P_NUM,
+    LOG_P,
+    LOG_Q1,
+    LOG_Q2,
+    ROTATIONS,
+    SHOWN_EXACT_AGAINST,
+    SQRT2_M1,
+)
 
 CHUNK = 1 << 15  # elements per chunk: buffers stay in L2; at most torch's grain size, so one thread per op
 CHUNK_1T = 1 << 16  # the cipher's chunk with one intra-op thread: 3 buffers = 768 KB (L2), half the dispatches
@@ -578,7 +588,8 @@ def normal(keys, shape, dtype=torch.float32, exact=True):
     ``exact=True``: bit-identical to jax.random.normal on XLA:CPU (draws of ``TABLE_MIN`` values or more
     gather from ``normal_table()``, and so do draws of 4096 or more once the table exists -- call
     ``normal_table()`` first to opt in; smaller draws compute op by op). ``exact=False``: the same steps without FMA
-    (a separately rounded multiply and add; within 4 ulp), computed op by op, no table. bfloat16 / float16: erfinv in float32, rounded, times the
+    (a separately rounded multiply and add; within 4 ulp), computed op by op, no table.
+    bfloat16 / float16: erfinv in float32, rounded, times the
     rounded sqrt(2) -- looked up in the table of all 2^nmant values.
     """
     dt = _dtype(dtype)

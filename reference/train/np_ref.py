@@ -245,7 +245,7 @@ def batches_from_examples(examples, order):
                          f"{order.shape}")
     if order.min() < 0 or order.max() >= len(examples):
         raise ValueError(f"fit: order indexes examples 0..{len(examples) - 1}, got {order.min()}..{order.max()}")
-    pick = lambda f: np.stack([np.stack([_host(f(examples[i])) for i in row]) for row in order])  # noqa: E731
+    pick = lambda f: np.stack([np.stack([_host(f(examples[i])) for i in row]) for row in order])
     batches = {"edge_attr": pick(lambda e: e["board_state"]["edge_attr"]).astype(np.float32),
                "player_role": pick(lambda e: e["player_role"]).astype(np.int64),
                "policy": pick(lambda e: e["policy"]).astype(np.float32),
