@@ -3,8 +3,10 @@ every ``# noqa`` that remains names its code and says why, after " - "."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
+import tokenize
 import tomllib
 from pathlib import Path
 
@@ -21,12 +23,13 @@ def _python_files() -> list[Path]:
 
 
 def unreasoned_noqa(text: str) -> list[tuple[int, str]]:
-    """(line number, line) of each ``# noqa`` without ``: CODE - reason``."""
+    """(line number, line) of each ``# noqa`` comment (a comment token, not a string) without ``: CODE - reason``."""
     bad = []
-    for i, line in enumerate(text.splitlines(), 1):
-        m = NOQA.search(line)
+    lines = text.splitlines()
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        m = NOQA.search(tok.string) if tok.type == tokenize.COMMENT else None
         if m and not REASONED.match(m.group("rest")):
-            bad.append((i, line.strip()))
+            bad.append((tok.start[0], lines[tok.start[0] - 1].strip()))
     return bad
 
 
