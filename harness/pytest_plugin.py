@@ -88,6 +88,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "parity: an item of the backend-parity catalogue")
     config.addinivalue_line("markers", "xdist_group(name): pytest-xdist loadgroup: one group runs on one worker")
     try:
+        from .runner import check_seed
+
+        check_seed(config.getoption("--parity-seed"))
+    except ParityError as e:
+        raise pytest.UsageError(f"--parity-seed: {e}") from None
+    try:
         # verdicts always come from the pinned numerics; --parity-numerics deployed adds the drift summary
         numerics.configure(numerics="pinned", device=config.getoption("--parity-device"),
                            jax_semantics=config.getoption("--parity-jax-semantics"))

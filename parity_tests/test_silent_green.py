@@ -416,3 +416,13 @@ def test_17_native_rng_port_is_reproducible_at_a_seed(impls):
     assert np.array_equal(outs[0], outs[1])
     other = Runner({"p": port}).outputs(chk, port, chk.inputs(0), ("seed", 6)).value.numpy()
     assert not np.array_equal(outs[0], other)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2 ** 32)])
+def test_pytest_plugin_refuses_a_seed_out_of_range(seed, tmp_path):
+    """``pytest --parity-seed`` is held to the CLI's range: a usage error (exit 4) that names the option, before any
+    check runs, instead of a seed that some references would wrap and others refuse."""
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "--parity",
+                        f"--parity-seed={seed}", "-q", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "--parity-seed" in r.stderr and "2**32" in r.stderr, r.stderr
