@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 # the small pure functions of each area: cheap checks, no whole-loop compile
 CHEAP = [
     ("reference/losses/{fw}_ref.py", ()),
+    ("reference/losses/spec.py", ()),
     ("reference/train/{fw}_ref.py", ("warmup_steps", "warmup_lambda", "warmup_schedule", "warmup_lrs", "clip", "_clip",
                                      "plateau", "_plateau", "early_stopping", "early_stopping_update", "EarlyStopping",
                                      "value_targets", "make_examples", "WARMUP_FRACTION")),

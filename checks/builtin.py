@@ -1,23 +1,17 @@
-"""The project's own implementations, assembled from ``reference/<algorithm>/{np,jax,torch}_ref.py``.
+"""The project's own implementations, discovered from the specs (``reference/_contract.py``).
 
-Every reference module exposes ``COMPONENTS = {"<algorithm>.<function>": function}``; the references
-know nothing of the harness. This module turns them into three ``Implementation`` objects:
-``numpy`` (the float64 oracle), ``jax`` and ``torch``.
+Every area declares its components once in ``reference/<area>/spec.py``; its ``np_ref.py``, ``jax_ref.py``
+and ``torch_ref.py`` implement them (their public functions ARE the contract); the references know nothing
+of the harness. This module turns them into three ``Implementation`` objects: ``numpy`` (the float64
+oracle), ``jax`` and ``torch``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from harness.base import Implementation
+from reference import _contract
 
-OPTIONAL = ("jax", "jaxlib", "torch", "flax", "optax", "mctx", "chex", "ml_dtypes")
-ALGORITHMS = ("toy", "rng", "eggroll", "losses", "nets", "train", "mcts")
-FILES = {"numpy": "np_ref", "jax": "jax_ref", "torch": "torch_ref"}
-# further reference modules per framework (same COMPONENTS convention): the sharded EGGROLL runs
-EXTRA = {"numpy": ("reference.eggroll.sharded_np",), "jax": ("reference.eggroll.sharded_jax",),
-         "torch": ("reference.eggroll.sharded_torch",)}
+FILES = _contract.FRAMEWORKS
 ROLE = {"numpy": "oracle", "jax": "reference", "torch": "reference"}
 DESCRIPTION = {
     "numpy": "NumPy float64 oracle (reads like the equations)",
@@ -26,31 +20,21 @@ DESCRIPTION = {
 }
 
 
-def _components(framework: str) -> dict:
-    comps: dict = {}
-    for algo in ALGORITHMS:
-        modname = f"reference.{algo}.{FILES[framework]}"
-        if importlib.util.find_spec(f"reference.{algo}") is None:
-            continue
-        if importlib.util.find_spec(modname) is None:
-            continue
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name in OPTIONAL:  # e.g. JAX without optax / flax: that algorithm's components are absent
-                continue
-            raise
-        comps.update(getattr(mod, "COMPONENTS", {}))
-    for modname in EXTRA.get(framework, ()):
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError:  # an optional dependency (optax, flax) missing: that component is not provided
-            continue
-        comps.update(getattr(mod, "COMPONENTS", {}))
-    return comps
+def modules(framework: str) -> list[str]:
+    """The reference modules the framework's components come from (``reference.<area>.<fw>_ref``)."""
+    return _contract.modules(framework)
+
+
+def sources(framework: str) -> dict[str, tuple[str, str]]:
+    """{component: (reference module, function name)} for the areas declared by a spec."""
+    return _contract.sources(framework)
+
+
+def module_components(module) -> dict:
+    """{component: function} of one reference module (a mutated copy, say), checked against its spec."""
+    return _contract.components_of(module)
 
 
 def implementation(framework: str) -> Implementation:
-    return Implementation(name=framework, framework=framework, components=_components(framework),
+    return Implementation(name=framework, framework=framework, components=_contract.components(framework),
                           role=ROLE[framework], description=DESCRIPTION[framework])
-

@@ -189,7 +189,7 @@ def _jax_naive_norm_grad(orig):
 
     def total(params, logits, value_output, policy_target, value_target, pw, vw):
         l2 = 1e-5 * sum(jnp.linalg.norm(p) for p in jax.tree.leaves(params))
-        return (pw * jax_ref.policy_loss(logits, policy_target)
+        return (pw * jax_ref.policy(logits, policy_target)
                 + vw * jax_ref._value_loss(value_output, value_target) + l2)
 
     g = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2)))
@@ -223,8 +223,8 @@ def _torch_log_softmax_grad(orig):
         ps = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
         z = logits.detach().clone().requires_grad_(True)
         v = value_output.detach().clone().requires_grad_(True)
-        total = (policy_weight * torch_ref.policy_loss_log_softmax(z, policy_target)
-                 + value_weight * torch_ref.value_loss(v, value_target) + torch_ref.l2(ps))
+        total = (policy_weight * torch_ref.policy_log_softmax(z, policy_target)
+                 + value_weight * torch_ref.value(v, value_target) + torch_ref.l2(ps))
         gs = torch.autograd.grad(total, [*ps.values(), z, v])
         return total.detach(), {"params": dict(zip(ps, gs[:-2])), "logits": gs[-2], "value_output": gs[-1]}
     return grad

@@ -48,6 +48,7 @@ EQUIVALENT_FILE = os.path.join(ROOT, "checks", "mutation_equivalent.json")
 KINDS = ("constant", "operator")
 MUTANT_NAME = "mutant"
 HELPER_PREFIX = "__parity_mut_"
+SPEC_FILE = "spec.py"  # an area's declaration: its constants are mutated, its stubs are not
 
 # integer literals with |v| <= 2 as call arguments, in subscripts or in tuples are axes / shapes / indices
 _STRUCTURAL_INT = 2
@@ -407,20 +408,23 @@ def module_path(modname: str) -> str:
 
 
 def area_modules(area: str, frameworks: Iterable[str] = ("jax", "torch")) -> list[str]:
-    """The mutable modules of ``reference/<area>``: the framework's references and helpers, and the shared
-    modules (configs, tables); never the numpy oracle, never an external oracle (mctx)."""
+    """The mutable modules of ``reference/<area>`` and its sub-packages: the framework's references and
+    helpers, and the shared modules (the spec's constants, configs, tables); never the numpy oracle, never an
+    external oracle (mctx)."""
     d = os.path.join(ROOT, "reference", area)
     if not os.path.isdir(d):
         known = sorted(x for x in os.listdir(os.path.join(ROOT, "reference")) if not x.startswith(("_", ".")))
         raise ParityError(f"mutate: unknown area {area!r} (known: {', '.join(known)})")
     out = []
-    for f in sorted(os.listdir(d)):
-        if not f.endswith(".py") or f == "__init__.py" or "oracle" in f:
-            continue
-        fw = framework_of(f)
-        if fw == "numpy" or (fw is not None and fw not in frameworks):
-            continue
-        out.append(f"reference/{area}/{f}")
+    for sub, dirs, files in os.walk(d):
+        dirs[:] = sorted(x for x in dirs if not x.startswith(("_", ".")))
+        for f in sorted(files):
+            if not f.endswith(".py") or f == "__init__.py" or "oracle" in f:
+                continue
+            fw = framework_of(f)
+            if fw == "numpy" or (fw is not None and fw not in frameworks):
+                continue
+            out.append(os.path.relpath(os.path.join(sub, f), ROOT).replace(os.sep, "/"))
     return out
 
 
@@ -446,7 +450,8 @@ def sites(paths: Iterable[str], kinds: Iterable[str] = KINDS, frameworks: Iterab
         fws = [fw] if fw is not None else [f for f in frameworks if path in framework_graph(f)[1]]
         fws = [f for f in fws if f in frameworks or fw is not None]
         tree = ast.parse(_read(path), filename=path)
-        cands = [c for c in _Collector(tree, KINDS).collect() if c.kind in kinds]
+        stubs = _spec_stubs(tree) if os.path.basename(path) == SPEC_FILE else set()
+        cands = [c for c in _Collector(tree, KINDS).collect() if c.kind in kinds and c.top not in stubs]
         counts: dict[tuple, int] = {}
         for c in cands:
             if functions and not any(c.scope == f or c.scope.startswith(f + ".") or c.top == f for f in functions):
@@ -459,6 +464,11 @@ def sites(paths: Iterable[str], kinds: Iterable[str] = KINDS, frameworks: Iterab
                 out.append(Site(sid, path, module_name(path), f, c.scope, c.top, c.kind, c.op, c.line, c.original,
                                 c.mutated, c.ordinal))
     return out
+
+
+def _spec_stubs(tree: ast.Module) -> set[str]:
+    """The declared (public) functions of a spec module: stubs, never executed, so never mutated."""
+    return {s.name for s in tree.body if isinstance(s, ast.FunctionDef) and not s.name.startswith("_")}
 
 
 def _short(text: str, n: int = 72) -> str:
@@ -504,15 +514,20 @@ def _ref_imports(path: str) -> set[str]:
     return {m for m in out if os.path.isfile(os.path.join(ROOT, module_path(m)))}
 
 
-def framework_graph(framework: str) -> tuple[dict[str, set[str]], dict[str, str]]:
-    """({module: reference modules it imports}, {path: module}) for the modules a framework's components
-    come from (``checks/builtin.py``: ``reference/<algo>/<fw>_ref.py``) and everything they import."""
-    if framework in _GRAPHS:
-        return _GRAPHS[framework]
+def _builtin():
+    """The built-in references' discovery (``checks.builtin`` over ``reference/_contract.py``): the one place
+    this module reaches the catalogue."""
     from checks import builtin
 
-    todo = [f"reference.{a}.{builtin.FILES[framework]}" for a in builtin.ALGORITHMS]
-    todo = [m for m in todo if os.path.isfile(os.path.join(ROOT, module_path(m)))]
+    return builtin
+
+
+def framework_graph(framework: str) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """({module: reference modules it imports}, {path: module}) for the modules a framework's components
+    come from (the specs' ``reference/<area>/<fw>_ref.py``) and everything they import."""
+    if framework in _GRAPHS:
+        return _GRAPHS[framework]
+    todo = [m for m in _builtin().modules(framework) if os.path.isfile(os.path.join(ROOT, module_path(m)))]
     graph: dict[str, set[str]] = {}
     while todo:
         m = todo.pop()
@@ -616,14 +631,16 @@ def reaches(start: tuple[str, str], goal: tuple[str, str]) -> bool:
 
 
 def _component_defs(framework: str) -> dict[str, tuple[str, str]]:
-    """{component: (module, top-level name)} from the COMPONENTS dict literals of the framework's modules."""
-    from checks import builtin
-
+    """{component: (module, top-level name)}: the specs' declared names in the framework's modules (and, for
+    an area not converted yet, the COMPONENTS dict literals of its modules)."""
+    builtin = _builtin()
     out: dict[str, tuple[str, str]] = {}
-    for a in builtin.ALGORITHMS:
-        m = f"reference.{a}.{builtin.FILES[framework]}"
+    for comp, (m, name) in builtin.sources(framework).items():
+        if os.path.isfile(os.path.join(ROOT, module_path(m))):
+            out[comp] = _defining(m, name)
+    for m in builtin.modules(framework):
         p = module_path(m)
-        if not os.path.isfile(os.path.join(ROOT, p)):
+        if m in {mod for mod, _ in builtin.sources(framework).values()} or not os.path.isfile(os.path.join(ROOT, p)):
             continue
         for stmt in ast.parse(_read(p)).body:
             if (isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "COMPONENTS" for t in stmt.targets)
@@ -635,6 +652,16 @@ def _component_defs(framework: str) -> dict[str, tuple[str, str]]:
                         alias = _module_refs(m)  # noqa: F841 - ensure cached
                         out[k.value] = (m, f"{v.value.id}.{v.attr}")
     return out
+
+
+def _defining(modname: str, name: str) -> tuple[str, str]:
+    """(module, name) where ``name`` of ``modname`` is defined: followed through ``from reference... import``."""
+    for stmt in ast.parse(_read(module_path(modname))).body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.module.startswith("reference"):
+            for a in stmt.names:
+                if (a.asname or a.name) == name and os.path.isfile(os.path.join(ROOT, module_path(stmt.module))):
+                    return _defining(stmt.module, a.name)
+    return modname, name
 
 
 def affected_components(site: Site) -> list[str]:
@@ -692,10 +719,9 @@ def load_mutant(site: Site | None, framework: str, path: str | None = None) -> I
     afterwards, so the project's own references stay untouched. ``site=None`` (with ``path``) loads the
     same modules unmutated: the baseline that must pass.
     """
-    from checks import builtin
-
     from .base import Implementation
 
+    builtin = _builtin()
     path = site.path if site is not None else path
     modname = module_name(path)
     graph, _ = framework_graph(framework)
@@ -731,10 +757,9 @@ def load_mutant(site: Site | None, framework: str, path: str | None = None) -> I
             else:
                 setattr(pkg, child, val)
     comps = dict(builtin.implementation(framework).components)
-    for a in builtin.ALGORITHMS:
-        m = f"reference.{a}.{builtin.FILES[framework]}"
+    for m in builtin.modules(framework):
         if m in shadow:
-            comps.update(getattr(shadow[m], "COMPONENTS", {}))
+            comps.update(builtin.module_components(shadow[m]))
     return Implementation(name=MUTANT_NAME, framework=framework, components=comps, role="port",
                           description=f"mutant {site.id}" if site else f"unmutated copy of {path}")
 

@@ -1,6 +1,7 @@
 """Small ports used by the harness's own tests (and as an example of the port contract)."""
 
 from harness.base import Implementation
+from reference._contract import components_of
 from reference.toy import torch_ref
 
 
@@ -12,12 +13,12 @@ def _raises(values):
     raise RuntimeError("deliberate failure inside the port")
 
 
-GOOD = Implementation(name="goodport", framework="torch", components=dict(torch_ref.COMPONENTS))
+GOOD = Implementation(name="goodport", framework="torch", components=components_of(torch_ref))
 BROKEN = Implementation(name="brokenport", framework="torch",
-                        components={**torch_ref.COMPONENTS, "toy.softmax": _flipped})
+                        components={**components_of(torch_ref), "toy.softmax": _flipped})
 RAISING = Implementation(name="raisingport", framework="torch",
-                         components={**torch_ref.COMPONENTS, "toy.argmax": _raises})
-PARTIAL = Implementation(name="partialport", framework="torch", components={"toy.argmax": torch_ref.argmax_first})
+                         components={**components_of(torch_ref), "toy.argmax": _raises})
+PARTIAL = Implementation(name="partialport", framework="torch", components={"toy.argmax": torch_ref.argmax})
 CLASH = Implementation(name="torch", framework="torch", components={})
 
 

@@ -12,6 +12,7 @@ DRIFT   the same loss bug, plus a training loop that clips gradients at global n
 import torch
 
 from harness.base import Implementation
+from reference._contract import components_of
 from reference.losses import torch_ref as losses
 from reference.train import torch_ref as train
 
@@ -34,12 +35,12 @@ def _value_no_smoothing(value_output, value_target):
 
 
 SEEDY = Implementation(name="seedyport", framework="torch",
-                       components={**losses.COMPONENTS, "losses.policy": _policy_eps_1e10})
+                       components={**components_of(losses), "losses.policy": _policy_eps_1e10})
 DRIFT = Implementation(name="driftport", framework="torch",
-                       components={**losses.COMPONENTS, **train.COMPONENTS, "losses.policy": _policy_eps_1e10,
+                       components={**components_of(losses), **train.COMPONENTS, "losses.policy": _policy_eps_1e10,
                                    "losses.value": _value_no_smoothing, "train.trajectory": _trajectory_clip_15})
 
 # example_ports.BROKEN after its fix: same port name, softmax no longer flipped (a planted fix for `parity diff`)
 from reference.toy import torch_ref as toy
 
-BROKEN_FIXED = Implementation(name="brokenport", framework="torch", components=dict(toy.COMPONENTS))
+BROKEN_FIXED = Implementation(name="brokenport", framework="torch", components=components_of(toy))

@@ -6,9 +6,10 @@ import time
 import torch
 
 from harness.base import Implementation
+from reference._contract import components_of
 from reference.toy import torch_ref
 
-TOY = dict(torch_ref.COMPONENTS)
+TOY = components_of(torch_ref)
 
 
 def _exits(values):
@@ -69,7 +70,7 @@ NAN = _port("nanport", **{"toy.softmax": _nan_and_off})
 MUTATING = _port("mutatingport", **{"toy.softmax": _mutates})
 NATIVE_RNG = _port("rngport", **{"toy.argmax": _native_rng})
 TYPO = Implementation(name="typoport", framework="torch",
-                      components={"toy.sofmax": torch_ref.softmax, "toy.argmax": torch_ref.argmax_first})
+                      components={"toy.sofmax": torch_ref.softmax, "toy.argmax": torch_ref.argmax})
 SOFTMAX_ONLY = Implementation(name="softonly", framework="torch",  # covers toy.math.softmax, not argmax
                               components={"toy.softmax": torch_ref.softmax, "toy.cross_entropy": torch_ref.cross_entropy})
 

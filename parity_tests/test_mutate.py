@@ -12,6 +12,7 @@ from harness.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLICY = "reference/losses/torch_ref.py"
+SPEC = "reference/losses/spec.py"
 
 
 @pytest.fixture(autouse=True)
@@ -20,20 +21,21 @@ def _cwd(monkeypatch):
 
 
 def _sites(ops):
-    ss = mutate.sites([POLICY], frameworks=("torch",), functions=["policy_loss"])
+    ss = mutate.sites([POLICY], frameworks=("torch",), functions=["policy"])
     return [s for s in ss if s.op in ops]
 
 
 def test_sites_are_stable_and_skip_structure():
-    ss = mutate.sites([POLICY], frameworks=("torch",), functions=["policy_loss"])
+    ss = mutate.sites([POLICY], frameworks=("torch",), functions=["policy"])
     ids = [s.id for s in ss]
     assert len(ids) == len(set(ids)) and ids == [s.id for s in mutate.sites([POLICY], frameworks=("torch",),
-                                                                          functions=["policy_loss"])]
+                                                                          functions=["policy"])]
     assert {s.op for s in ss} >= {"compare", "drop_sign", "add_sub", "drop_term"}
     assert not any(s.original == "-1" for s in ss)  # dim=-1 is an axis, not a constant of the spec
-    consts = mutate.sites([POLICY], kinds=("constant",), frameworks=("torch",))
+    consts = mutate.sites([SPEC], kinds=("constant",), frameworks=("torch",))  # the constants live in the spec
     assert {(s.scope, s.original, s.mutated) for s in consts} >= {("<module>", "1e-08", "1e-09"),
                                                                    ("<module>", "1e-08", "-1e-08")}
+    assert not any(s.top in ("l2", "total", "grad") for s in consts)  # the spec's stubs never run: not mutated
     s = next(s for s in consts if s.top == "EPS")
     assert mutate.affected_components(s) == ["losses.grad", "losses.policy", "losses.total", "train.fit",
                                                  "train.trajectory"]
@@ -44,7 +46,7 @@ def test_mutant_is_a_port_and_leaves_the_reference_untouched():
 
     from reference.losses import torch_ref
 
-    before = torch_ref.policy_loss
+    before = torch_ref.policy
     site = _sites({"drop_sign"})[0]
     m = mutate.load_mutant(site, "torch")
     assert m.role == "port" and m.framework == "torch" and m.name == "mutant"
@@ -52,7 +54,7 @@ def test_mutant_is_a_port_and_leaves_the_reference_untouched():
     assert float(m.components["losses.policy"](z, t)) == pytest.approx(-float(before(z, t)))
     import sys
 
-    assert sys.modules["reference.losses.torch_ref"] is torch_ref and torch_ref.policy_loss is before
+    assert sys.modules["reference.losses.torch_ref"] is torch_ref and torch_ref.policy is before
 
 
 def test_run_kills_a_sign_mutant_and_reports(tmp_path):
@@ -74,9 +76,9 @@ def test_run_kills_a_sign_mutant_and_reports(tmp_path):
 
 
 def test_cli_list_and_errors(capsys, tmp_path):
-    rc = main(["mutate", "--module", POLICY, "--function", "policy_loss", "--frameworks", "torch", "--list"])
+    rc = main(["mutate", "--module", POLICY, "--function", "policy", "--frameworks", "torch", "--list"])
     out = capsys.readouterr().out
-    assert rc == 0 and "policy_loss::drop_sign::-target -> target" in out and "mutant(s)" in out
+    assert rc == 0 and "policy::drop_sign::-target -> target" in out and "mutant(s)" in out
     assert main(["mutate", "--area", "nope", "--list"]) == 2
     assert "unknown area" in capsys.readouterr().err
     bad = tmp_path / "eq.json"
@@ -91,6 +93,6 @@ def test_reviewed_equivalents_file_is_valid():
 
 def test_stale_equivalent_entries_are_named():
     ss = _sites({"compare"})
-    eq = {"reference/losses/torch_ref.py::policy_loss::compare::gone -> away": "was equivalent"}
+    eq = {"reference/losses/torch_ref.py::policy::compare::gone -> away": "was equivalent"}
     assert mutate.stale_equivalents(eq, ss) == list(eq)
     assert mutate.stale_equivalents({ss[0].id: "x"}, ss) == []

@@ -1,24 +1,10 @@
-"""Training losses of the seed trainer, NumPy float64 oracle (reads like the equations).
-
-Batch of B examples, E actions; ``logits`` (B, E), ``policy_target`` (B, E), ``value_output`` (B, 1) (the
-network's value head, squeezed on the LAST axis only, so B = 1 stays a batch), ``value_target`` (B,).
-
-    policy       = mean_b  sum_a  -t_ba * log(softmax(z_b)_a + 1e-8) * [t_ba > 1e-7]      (the seed)
-    policy_ls    = mean_b  sum_a  -t_ba * log_softmax(z_b)_a * [t_ba > 1e-7]              (named variant)
-    value        = mean_b  huber_1(v_b - (1 - 0.1) y_b),  huber_1(d) = d^2 / 2 if |d| <= 1 else |d| - 1/2
-    l2           = 1e-5 * sum_p ||p||_F          (NOT squared; d||p||/dp = p / ||p||, and 0 at p = 0)
-    total        = policy_weight * policy + value_weight * value + l2
-"""
+"""Training losses of the seed trainer, NumPy float64 oracle (reads like the equations of spec.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-EPS = 1e-8  # inside the log of the seed's policy loss
-MASK_THRESHOLD = 1e-7  # policy targets at or below this are masked out
-LABEL_SMOOTHING = 0.1
-HUBER_DELTA = 1.0
-L2_COEFF = 1e-5
+from reference.losses.spec import EPS, HUBER_DELTA, L2_COEFF, LABEL_SMOOTHING, MASK_THRESHOLD, _check_value_shapes
 
 
 def _f64(x):
@@ -31,22 +17,14 @@ def _softmax(z):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def _check_value_shapes(value_output, value_target):
-    v, y = np.shape(value_output), np.shape(value_target)
-    if len(v) != 2 or v[-1] != 1:
-        raise ValueError(f"value_loss: value_output must have shape (B, 1), got {v}")
-    if y != (v[0],):
-        raise ValueError(f"value_loss: value_target must have shape ({v[0]},), got {y}")
-
-
-def policy_loss(logits, target):
+def policy(logits, target):
     """mean_b sum_a -t * log(softmax(z) + 1e-8) * [t > 1e-7]  (the seed's formula)."""
     z, t = _f64(logits), _f64(target)
     mask = t > MASK_THRESHOLD
     return np.mean(np.sum(-t * np.log(_softmax(z) + EPS) * mask, axis=-1))
 
 
-def policy_loss_log_softmax(logits, target):
+def policy_log_softmax(logits, target):
     """mean_b sum_a -t * log_softmax(z) * [t > 1e-7]  (a variant; differs by whole units at spreads > ~20)."""
     z, t = _f64(logits), _f64(target)
     zs = z - np.max(z, axis=-1, keepdims=True)
@@ -55,27 +33,27 @@ def policy_loss_log_softmax(logits, target):
     return np.mean(np.sum(np.where(mask, -t * logp, 0.0), axis=-1))
 
 
-def value_loss(value_output, value_target):
+def value(value_output, value_target):
     """mean_b huber_1(v_b - 0.9 y_b), v = value_output squeezed on the last axis (B, 1) -> (B,)."""
-    _check_value_shapes(value_output, value_target)
+    _check_value_shapes(np.shape(value_output), np.shape(value_target))
     d = _f64(value_output)[:, 0] - (1.0 - LABEL_SMOOTHING) * _f64(value_target)
     a = np.abs(d)
     return np.mean(np.where(a <= HUBER_DELTA, 0.5 * d * d, HUBER_DELTA * (a - 0.5 * HUBER_DELTA)))
 
 
 def l2(params, coeff=L2_COEFF):
-    """coeff * sum over every parameter p of the Frobenius norm ||p|| (not squared)."""
+    """coeff * sum over every parameter p of the Frobenius norm ||p||, not squared."""
     return coeff * sum(np.sqrt(np.sum(_f64(p) ** 2)) for p in params.values())
 
 
-def total_loss(params, logits, value_output, policy_target, value_target, policy_weight=1.0, value_weight=1.0):
-    """policy_weight * policy_loss + value_weight * value_loss + l2(params)."""
-    return (policy_weight * policy_loss(logits, policy_target)
-            + value_weight * value_loss(value_output, value_target) + l2(params))
+def total(params, logits, value_output, policy_target, value_target, policy_weight=1.0, value_weight=1.0):
+    """policy_weight * policy + value_weight * value + l2(params)."""
+    return (policy_weight * policy(logits, policy_target)
+            + value_weight * value(value_output, value_target) + l2(params))
 
 
 def grad(params, logits, value_output, policy_target, value_target, policy_weight=1.0, value_weight=1.0):
-    """(total_loss, {"params", "logits", "value_output"}: d total / d each), derived by hand:
+    """(total, {"params", "logits", "value_output"}: d total / d each), derived by hand:
 
     d/dz_b   = policy_weight / B * p_b * (g_b - <g_b, p_b>),  g_ba = -t_ba [t_ba > 1e-7] / (p_ba + 1e-8)
     d/dv_b   = value_weight / B * clip(v_b - 0.9 y_b, -1, 1)
@@ -86,7 +64,7 @@ def grad(params, logits, value_output, policy_target, value_target, policy_weigh
     p = _softmax(z)
     g = -t * (t > MASK_THRESHOLD) / (p + EPS)
     dz = policy_weight / b * p * (g - np.sum(g * p, axis=-1, keepdims=True))
-    _check_value_shapes(value_output, value_target)
+    _check_value_shapes(np.shape(value_output), np.shape(value_target))
     d = _f64(value_output)[:, 0] - (1.0 - LABEL_SMOOTHING) * _f64(value_target)
     dv = (value_weight / b * np.clip(d, -HUBER_DELTA, HUBER_DELTA))[:, None]
     dp = {}
@@ -94,15 +72,6 @@ def grad(params, logits, value_output, policy_target, value_target, policy_weigh
         v = _f64(v)
         nrm = np.sqrt(np.sum(v * v))
         dp[k] = L2_COEFF * v / nrm if nrm > 0 else np.zeros_like(v)
-    total = total_loss(params, logits, value_output, policy_target, value_target, policy_weight, value_weight)
-    return total, {"params": dp, "logits": dz, "value_output": dv}
+    loss = total(params, logits, value_output, policy_target, value_target, policy_weight, value_weight)
+    return loss, {"params": dp, "logits": dz, "value_output": dv}
 
-
-COMPONENTS = {
-    "losses.policy": policy_loss,
-    "losses.policy_log_softmax": policy_loss_log_softmax,
-    "losses.value": value_loss,
-    "losses.l2": l2,
-    "losses.total": total_loss,
-    "losses.grad": grad,
-}

@@ -220,7 +220,7 @@ def _loss_fn(flat, unravel, hidden, edge_index, batch, policy_weight, value_weig
     variables = unravel(flat)
     logits, value = nets.PolicyValueNet(hidden=hidden).apply(
         variables, edge_index, batch["edge_attr"], batch["player_role"].astype(jnp.float32))
-    policy = tap("train.loss.policy", losses.policy_loss(logits, batch["policy"]))
+    policy = tap("train.loss.policy", losses.policy(logits, batch["policy"]))
     value_term = tap("train.loss.value", losses._value_loss(value[:, None], batch["value"]))
     l2 = tap("train.loss.l2", losses.l2(variables, l2_coeff))
     return tap("train.loss.total", policy_weight * policy + value_weight * value_term + l2)

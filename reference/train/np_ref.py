@@ -211,8 +211,8 @@ def trajectory(params, edge_index, batches, config):
         data_loss, g_out = losses.grad({}, logits, value[:, None], policy, value_t, cfg["policy_weight"],
                                        cfg["value_weight"])
         if tap_active():
-            tap("train.loss.policy", losses.policy_loss(logits, policy))
-            tap("train.loss.value", losses.value_loss(value[:, None], value_t))
+            tap("train.loss.policy", losses.policy(logits, policy))
+            tap("train.loss.value", losses.value(value[:, None], value_t))
             tap("train.loss.l2", np.float64(l2))
             tap("train.loss.total", np.float64(data_loss + l2))
             tap("train.lr", np.float64(lrs[t]))

@@ -204,8 +204,8 @@ def _trajectory(params, edge_index, batches, config):
     out = {}
     for t in range(num_steps):
         logits, value = model(ei, batches["edge_attr"][t], batches["player_role"][t].to(torch.float32))
-        policy = tap("train.loss.policy", losses.policy_loss(logits, batches["policy"][t]))
-        value_term = tap("train.loss.value", losses.value_loss(value[:, None], batches["value"][t]))
+        policy = tap("train.loss.policy", losses.policy(logits, batches["policy"][t]))
+        value_term = tap("train.loss.value", losses.value(value[:, None], batches["value"][t]))
         l2 = tap("train.loss.l2", losses.l2(dict(model.named_parameters()), cfg["l2_coeff"]))
         loss = tap("train.loss.total", cfg["policy_weight"] * policy + cfg["value_weight"] * value_term + l2)
         tap("train.lr", torch.tensor(opt.param_groups[0]["lr"], dtype=torch.float64))
