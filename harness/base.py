@@ -208,70 +208,52 @@ class ComponentMissing(KeyError):
 
 
 # --------------------------------------------------------------------------------------------------
-# Comparison modes (one dtype policy: see harness/tolerance.py)
+# Leaf results and comparison modes (one class per mode: harness/modes.py; one dtype policy: harness/tolerance.py)
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Tolerance:
-    """|actual - expected| <= atol + rtol * |expected|, elementwise.
-
-    ``rtol`` / ``atol`` left ``None`` come from the dtype policy (torch.testing's table) for the less
-    precise of the two dtypes. An override must carry a one-line numerical ``reason``.
-    """
-
-    rtol: float | None = None
-    atol: float | None = None
-    reason: str = ""
-
-    def __post_init__(self):
-        if (self.rtol is not None or self.atol is not None) and not self.reason.strip():
-            raise ParityError("Tolerance override without a reason: say why these numbers (one line)")
-
-    @property
-    def kind(self) -> str:
-        return "tolerance"
+def _finite_or_none(x: float | None) -> float | str | None:
+    """A float for JSON: NaN -> None, +-Inf -> "inf" / "-inf" (strict JSON has no infinities)."""
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x):
+        return None
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
 
 
-@dataclasses.dataclass(frozen=True)
-class Ulp:
-    """Floats agree to within ``max_ulp`` units in the last place of the less precise dtype."""
+@dataclasses.dataclass
+class LeafResult:
+    """Comparison of one leaf (a path inside the outputs)."""
 
-    max_ulp: int = 0
-    reason: str = ""
+    path: str
+    ok: bool
+    reason: str = ""  # "", "shape", "dtype", "nan_pattern", "values", "missing", "type", "none", "statistic"
+    message: str = ""
+    mismatches: int = 0
+    total: int = 0
+    worst_index: tuple[int, ...] | None = None
+    max_abs: float | None = None
+    max_rel: float | None = None
+    max_ulp: int | None = None
+    allowed_abs: float | None = None
+    allowed_rel: float | None = None
+    allowed_ulp: int | None = None
+    p_value: float | None = None
+    tol_ratio: float | None = None  # worst |a - e| / (atol + rtol |e|) (or ulp / max_ulp): <= 1 passes
+    summary: dict | None = None  # failing leaves: histograms and a coarse location map (harness/leafstats.py)
 
-    @property
-    def kind(self) -> str:
-        return "ulp"
-
-
-@dataclasses.dataclass(frozen=True)
-class Exact:
-    """Bitwise for floats (-0.0 != 0.0; NaN positions must match, payloads are ignored),
-    equal values for integers and bools."""
-
-    @property
-    def kind(self) -> str:
-        return "exact"
-
-
-@dataclasses.dataclass(frozen=True)
-class Statistical:
-    """Only distributions can match: every float leaf is a sample; two-sample KS per leaf.
-
-    ``alpha`` is the whole check's false-failure budget, split over leaves by Bonferroni. With the
-    fixed seeds of CI the outcome is deterministic; ``alpha`` bounds the rate over fresh seeds.
-    """
-
-    alpha: float = 1e-3
-    test: str = "ks"
-
-    @property
-    def kind(self) -> str:
-        return "statistical"
+    def to_json(self, summary: bool = True) -> dict:
+        d = dataclasses.asdict(self)
+        if not summary:
+            d["summary"] = None
+        d["worst_index"] = list(self.worst_index) if self.worst_index is not None else None
+        for k in ("max_abs", "max_rel", "allowed_abs", "allowed_rel", "p_value", "tol_ratio"):
+            d[k] = _finite_or_none(d[k])
+        return d
 
 
-Mode = Tolerance | Ulp | Exact | Statistical
+from .modes import Exact as Exact, Mode, Statistical as Statistical, Tolerance, Ulp as Ulp  # noqa: E402, I001 - they build on LeafResult above
 
 
 # --------------------------------------------------------------------------------------------------
@@ -435,47 +417,6 @@ class Status(str, enum.Enum):
     def compared(self) -> bool:
         """True if the row compared something (a run made only of other rows checked nothing)."""
         return self not in (Status.NOT_PROVIDED, Status.NOT_APPLICABLE)
-
-
-def _finite_or_none(x: float | None) -> float | str | None:
-    """A float for JSON: NaN -> None, +-Inf -> "inf" / "-inf" (strict JSON has no infinities)."""
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x):
-        return None
-    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
-
-
-@dataclasses.dataclass
-class LeafResult:
-    """Comparison of one leaf (a path inside the outputs)."""
-
-    path: str
-    ok: bool
-    reason: str = ""  # "", "shape", "dtype", "nan_pattern", "values", "missing", "type", "none", "statistic"
-    message: str = ""
-    mismatches: int = 0
-    total: int = 0
-    worst_index: tuple[int, ...] | None = None
-    max_abs: float | None = None
-    max_rel: float | None = None
-    max_ulp: int | None = None
-    allowed_abs: float | None = None
-    allowed_rel: float | None = None
-    allowed_ulp: int | None = None
-    p_value: float | None = None
-    tol_ratio: float | None = None  # worst |a - e| / (atol + rtol |e|) (or ulp / max_ulp): <= 1 passes
-    summary: dict | None = None  # failing leaves: histograms and a coarse location map (harness/leafstats.py)
-
-    def to_json(self, summary: bool = True) -> dict:
-        d = dataclasses.asdict(self)
-        if not summary:
-            d["summary"] = None
-        d["worst_index"] = list(self.worst_index) if self.worst_index is not None else None
-        for k in ("max_abs", "max_rel", "allowed_abs", "allowed_rel", "p_value", "tol_ratio"):
-            d[k] = _finite_or_none(d[k])
-        return d
 
 
 SUMMARIES_PER_RESULT = 8

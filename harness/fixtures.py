@@ -36,7 +36,6 @@ import numpy as np
 
 from .base import Check, Implementation, ParityError
 from .convert import bfloat16_bits, bfloat16_from_bits, flatten, is_leaf_array, to_numpy
-from .tolerance import describe
 
 SCHEMA = 2
 
@@ -253,7 +252,7 @@ class Store:
         record = {
             "schema": SCHEMA, "check": check.name, "seed": seed, "source": source.name,
             "components": list(check.components), "environment": environment(), "numerics": numerics.pinned(),
-            "tolerance": describe(check.mode), "dtypes": dtypes, "case": structure,
+            "tolerance": check.mode.describe(), "dtypes": dtypes, "case": structure,
             "expected_paths": list(expected), "input_hash": _hash_arrays(
                 {k: v for k, v in arrays.items() if k.startswith("case")}, dtypes, structure),
             "sha256": hashlib.sha256(data).hexdigest(),
@@ -347,7 +346,7 @@ class Store:
                         skipped.append(k)  # that framework is not installed here: cannot be compared
                     elif record["environment"].get(k) != env_now.get(k):
                         problems.append(f"{k} {record['environment'].get(k)} -> {env_now.get(k)}")
-                if record.get("tolerance") != describe(check.mode):
+                if record.get("tolerance") != check.mode.describe():
                     problems.append("tolerance changed")
                 try:
                     a2: dict[str, np.ndarray] = {}

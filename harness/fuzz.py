@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .base import Check, Result, Statistical, Status
+from .base import Check, Result, Status
 
 DEFAULT_MINUTES = 1.0
 BATCH = 50
@@ -61,8 +61,8 @@ def fuzzable(checks: list[Check]) -> tuple[list[Check], list[str]]:
     for c in checks:
         if c.strategy is None:
             skipped.append(f"{c.name}: no strategy")
-        elif isinstance(c.mode, Statistical):
-            skipped.append(f"{c.name}: statistical")
+        elif not c.mode.fuzzable:
+            skipped.append(f"{c.name}: {c.mode.kind}")
         else:
             ok.append(c)
     return ok, skipped

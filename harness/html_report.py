@@ -19,6 +19,8 @@ import io
 import math
 from typing import Any
 
+from .modes import Mode
+
 RATIO_MIN, RATIO_MAX = 1e-4, 1e4  # colour scale of the heatmap (log10 -4 .. 4)
 MIN_PLOT_ELEMENTS = 8  # smaller leaves get no distribution plots
 
@@ -79,16 +81,14 @@ def ratio_colour(r: float | None) -> str:
 def _cell(r: dict) -> tuple[str, str, str]:
     """(css class, style, text) of one matrix cell."""
     st = r["status"]
-    mode = (r.get("tolerance") or {}).get("mode") or r.get("mode")
+    mode = Mode.from_description(r.get("tolerance"), r.get("mode") or "")
     ratio = _f(r.get("tol_ratio"))
     if st == "pass":
-        if ratio is not None and mode in ("tolerance", "ulp"):
+        if ratio is not None and mode.scaled:
             return "pass", f"background:{ratio_colour(ratio)}", f"&#10003; {_g(ratio)}&times;"
-        if mode == "statistical":
-            return "pass", "background:#c7e9c0", "&#10003; KS"
-        return "pass", "background:#c7e9c0", "&#10003; " + ("exact" if mode == "exact" else "pass")
+        return "pass", "background:#c7e9c0", "&#10003; " + _e(mode.badge)
     if st == "fail":
-        txt = f"&#10007; FAIL {_g(ratio)}&times;" if ratio is not None and mode in ("tolerance", "ulp") else "&#10007; FAIL"
+        txt = f"&#10007; FAIL {_g(ratio)}&times;" if ratio is not None and mode.scaled else "&#10007; FAIL"
         return "fail", f"background:{ratio_colour(ratio if ratio is not None else math.inf)}", txt
     if st == "error":
         return "error", "", "&#9888; ERROR"

@@ -46,21 +46,17 @@ def compile_expression(expr: str):
         where = toks[i][1] if i < len(toks) else len(expr)
         raise ParityError(f"-k {expr!r}: {msg} at column {where + 1}")
 
-    def p_or():
-        node = p_and()
-        while peek() == "or":
-            take()
-            rhs = p_and()
-            node = ("or", node, rhs)
-        return node
+    def binary(op, operand):  # operand (op operand)*, left-associative
+        def parse():
+            node = operand()
+            while peek() == op:
+                take()
+                node = (op, node, operand())
+            return node
+        return parse
 
-    def p_and():
-        node = p_not()
-        while peek() == "and":
-            take()
-            rhs = p_not()
-            node = ("and", node, rhs)
-        return node
+    def p_or():
+        return binary("or", binary("and", p_not))()
 
     def p_not():
         t = peek()

@@ -11,7 +11,7 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
-from .base import Result, Status
+from .base import Mode, Result, Status
 
 SCHEMA = 1
 _PACKAGES = ("numpy", "scipy", "jax", "jaxlib", "flax", "optax", "mctx", "torch", "hypothesis", "pytest")
@@ -90,40 +90,18 @@ def _fmt(x) -> str:
     return f"{x:.2g}"
 
 
+def _mode(r: Result) -> Mode:
+    """The comparison mode a row recorded (its tolerance dict): it says how the row's cells read."""
+    return Mode.from_description(r.tolerance)
+
+
 def _tol_text(r: Result) -> str:
-    t = r.tolerance or {}
-    mode = t.get("mode")
-    if mode == "exact":
-        return "exact"
-    if mode == "ulp":
-        return f"<= {t.get('max_ulp')} ulp"
-    if mode == "statistical":
-        return f"KS alpha {t.get('alpha')}"
-    worst = None
-    for l in r.leaves:
-        if l.allowed_abs is not None:
-            worst = (l.allowed_rel, l.allowed_abs)
-            break
-    if worst:
-        return f"rtol {worst[0]:.2g} atol {worst[1]:.2g}"
-    return "dtype policy"
+    return _mode(r).display(r.leaves)
 
 
 def _measure(r: Result, leaves=None) -> str:
-    mode = (r.tolerance or {}).get("mode")
-    leaves = r.leaves if leaves is None else leaves
-    if mode == "exact":
-        return "bit-exact" if r.status == Status.PASS else (f"{r.max_ulp} ulp" if r.max_ulp else "")
-    if mode == "ulp":
-        ulps = [l.max_ulp for l in leaves if l.max_ulp is not None]
-        return f"{max(ulps)} ulp" if ulps else ""
-    if mode == "statistical":
-        ps = [l.p_value for l in leaves if l.p_value is not None]
-        return f"min p {min(ps):.2g}" if ps else ""
-    ratios = [l.tol_ratio for l in leaves if l.tol_ratio is not None]
-    if ratios:
-        return f"{max(ratios):.2g}x tol"
-    return ""
+    return _mode(r).measure(r.leaves if leaves is None else leaves, passed=r.status == Status.PASS,
+                            max_ulp=r.max_ulp)
 
 
 _REASONS = {"shape": "shape", "none": "None", "dtype": "dtype", "nan_pattern": "NaN/Inf pattern",
@@ -140,14 +118,8 @@ def _fail_measure(r: Result, comp: str | None = None) -> str:
     if not bad:
         return _measure(r)
     reasons = list(dict.fromkeys(_REASONS[l.reason] for l in bad if l.reason in _REASONS))
-    mode = (r.tolerance or {}).get("mode")
     valued = [l for l in bad if l.reason in ("values", "nan_pattern")]
-    dist = ""
-    if valued:
-        if mode == "exact":
-            dist = f"{sum(l.mismatches for l in valued)}/{sum(l.total for l in valued)} differ"
-        else:
-            dist = _measure(r, valued)
+    dist = _mode(r).fail_measure(valued) if valued else ""
     return ", ".join(x for x in reasons + [dist] if x)
 
 

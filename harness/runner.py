@@ -40,7 +40,6 @@ from .compare import Comparison, compare, compare_flat
 from .convert import is_leaf_array, to_framework, to_numpy
 from .declarations import FULL, NotApplicable, View, known_difference, literal_leaves, view_for
 from .guard import CallTracker, CheckTimeout, changed_leaves, global_seed, seeded_globals, snapshot, time_limit
-from .tolerance import describe
 
 ORACLE = "numpy"
 INVARIANT = "invariant"
@@ -345,7 +344,7 @@ class Runner:
         t0 = time.perf_counter()
         res = Result(check=check.name, component=check.component, pair=pair, status=Status.PASS, seed=seed,
                      components=list(check.components),
-                     mode=check.mode.kind, tolerance=describe(check.mode),
+                     mode=check.mode.kind, tolerance=check.mode.describe(),
                      reproduce=reproduce_command(check, seed, self.port_specs, pair[1] == GOLDEN))
         a_name, b_name = pair
         port = self._declaring(pair, impls)
@@ -503,7 +502,7 @@ class Runner:
         against = control.against
         base = Result(check=check.name, component=check.component, pair=(f"{control.target}~{control.name}", against),
                       status=Status.NOT_PROVIDED, seed=seed, control=control.name, mode=check.mode.kind,
-                      tolerance=describe(check.mode),
+                      tolerance=check.mode.describe(),
                       reproduce=f"pytest parity_tests/test_catalogue.py -k {shlex.quote(check.name + ' and ' + control.name)}")
         if target is None or (against not in (INVARIANT,) and against not in self.impls):
             base.message = f"control needs {control.target!r} and {against!r}, not both available"

@@ -3,12 +3,11 @@
 Defaults are torch.testing's table (``torch.testing.assert_close``): a pair of leaves is judged with the
 tolerance of the LESS precise of the two dtypes (a float32 implementation against the float64 oracle is
 held to float32's tolerance). Integers and bools are always exact. Any override is a ``Tolerance`` with a
-written reason, declared next to the check that needs it.
+written reason, declared next to the check that needs it. The modes themselves (how a leaf is judged, how the
+report records and shows it) are classes in ``harness/modes.py``.
 """
 
 from __future__ import annotations
-
-from .base import Exact, Statistical, Tolerance, Ulp
 
 # dtype name -> (rtol, atol)
 DEFAULTS: dict[str, tuple[float, float]] = {
@@ -48,28 +47,3 @@ def coarsest(names) -> str:
     for n in names:
         out = n if out is None else coarser(out, n)
     return out
-
-
-def resolve(mode, dtype_a: str, dtype_b: str) -> tuple[float, float]:
-    """(rtol, atol) for a tolerance comparison of two float leaves."""
-    d = coarser(dtype_a, dtype_b)
-    rtol, atol = DEFAULTS.get(d, DEFAULTS["float64"])
-    if isinstance(mode, Tolerance):
-        rtol = mode.rtol if mode.rtol is not None else rtol
-        atol = mode.atol if mode.atol is not None else atol
-    return rtol, atol
-
-
-def describe(mode) -> dict:
-    """The tolerance as recorded in the report."""
-    if isinstance(mode, Tolerance):
-        return {"mode": "tolerance", "rtol": mode.rtol, "atol": mode.atol,
-                "source": "override: " + mode.reason if mode.reason else "dtype policy (torch.testing table)"}
-    if isinstance(mode, Ulp):
-        return {"mode": "ulp", "max_ulp": mode.max_ulp, "source": mode.reason or "declared"}
-    if isinstance(mode, Exact):
-        return {"mode": "exact", "source": "bitwise floats, equal integers"}
-    if isinstance(mode, Statistical):
-        return {"mode": "statistical", "test": mode.test, "alpha": mode.alpha,
-                "source": "false-failure budget alpha per check, Bonferroni over leaves"}
-    return {"mode": str(mode)}
