@@ -107,7 +107,7 @@ def main(argv=None) -> dict:
     jnormal = jax.jit(lambda k: jax.random.normal(k, shape, jnp.float32))
     kt = torch_ref.key(0)
     t0 = time.perf_counter()
-    torch_ref.normal_table()
+    torch_ref._normal_table()
     table_build_s = time.perf_counter() - t0
     nk = max(1, args.keys)
     kb, shape_b = torch_ref.split(kt, nk), (n // nk,)

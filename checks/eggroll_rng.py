@@ -11,7 +11,7 @@ Components (``reference/rng/*_ref.py``): ``rng.key(seed)``, ``rng.key_data(keys)
 ``rng.split(keys, num)``, ``rng.fold_in(keys, data)``, ``rng.bits(keys, shape)``,
 ``rng.uniform(keys, shape, dtype, minval, maxval)``, ``rng.normal(keys, shape, dtype, exact)``.
 Keys: NumPy uint32 (*batch, 2), torch int32 (*batch, 2) bit patterns, JAX typed keys of shape batch.
-Bit-exactness was shown against jax/jaxlib 0.10.2 on XLA:CPU (``reference.rng.np_ref.SHOWN_EXACT_AGAINST``).
+Bit-exactness was shown against jax/jaxlib 0.10.2 on XLA:CPU (``reference.rng.spec.SHOWN_EXACT_AGAINST``).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def _split_halves(orig):
         k = torch_ref._keys(keys)
         x0 = torch.arange(num, dtype=torch.int32).expand(k.shape[:-1] + (num,))
         x1 = torch.arange(num, 2 * num, dtype=torch.int32).expand(k.shape[:-1] + (num,))
-        y0, y1 = torch_ref.threefry2x32(k[..., 0, None], k[..., 1, None], x0, x1)
+        y0, y1 = torch_ref._threefry2x32(k[..., 0, None], k[..., 1, None], x0, x1)
         return torch.cat([y0, y1], dim=-1).reshape(k.shape[:-1] + (num, 2))
     return split
 
@@ -160,7 +160,7 @@ def _fold_in_words_swapped(orig):
 
         k = np_ref._keys(keys)
         d = np_ref._fold_data(data)
-        y0, y1 = np_ref.threefry2x32(k[..., 0], k[..., 1], d, np.zeros_like(d))
+        y0, y1 = np_ref._threefry2x32(k[..., 0], k[..., 1], d, np.zeros_like(d))
         return np.stack([y0, y1], axis=-1)
     return fold_in
 
@@ -202,7 +202,7 @@ def _bits_halves(orig):
         x0 = torch.arange(half, dtype=torch.int32)
         x1 = torch.arange(half, 2 * half, dtype=torch.int32)
         x1[half - 1] = 0 if n % 2 else x1[half - 1]  # odd counts are padded with a zero word
-        y0, y1 = torch_ref.threefry2x32(k[..., 0, None], k[..., 1, None], x0, x1)
+        y0, y1 = torch_ref._threefry2x32(k[..., 0, None], k[..., 1, None], x0, x1)
         return torch.cat([y0, y1], dim=-1)[..., :n].reshape(k.shape[:-1] + tuple(shape)).view(torch.uint32)
     return bits
 

@@ -4,7 +4,7 @@ A float32 normal depends on 23 random bits m only: u_m = 2 f + lo = (4 m - 2^24 
 z = f32(sqrt 2) * erf_inv(u_m). So comparing every m covers every float32 normal JAX can draw. JAX's side
 is ``lax.erf_inv`` on the u grid (tied to ``jax.random.normal`` by a 2^20-draw test below); the NumPy side
 is the op-by-op oracle; the torch side both its op-by-op path and its 2^23-entry table.
-Shown for: ``reference.rng.np_ref.SHOWN_EXACT_AGAINST``.
+Shown for: ``reference.rng.spec.SHOWN_EXACT_AGAINST``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _ulp(a, b):
 
 def test_numpy_erfinv_all_2_23_inputs(grid):
     u, erfinv, z = grid
-    got = np_ref.erfinv_f32(u)
+    got = np_ref._erfinv_f32(u)
     assert np.array_equal(got.view(np.uint32), erfinv.view(np.uint32)), f"{np.sum(got != erfinv)} differ"
 
 
@@ -67,7 +67,7 @@ def test_torch_fast_path_all_2_23_inputs(grid):
     """exact=False (no FMA; the same algorithm as NumPy's fast path, asserted equal elsewhere). The exact
     op-by-op path is proven on all inputs by the table test: the table is built by it."""
     u, _, z = grid
-    fast = torch_ref.erfinv_f32(torch.from_numpy(u), exact=False).numpy()
+    fast = torch_ref._erfinv_f32(torch.from_numpy(u), exact=False).numpy()
     ulp = _ulp((fast * SQRT2).astype(np.float32), z)
     assert ulp.max() <= 3 and 0.03 < np.mean(ulp > 0) < 0.06  # measured: 4.2% of values, <= 3 ulp
 
@@ -75,7 +75,7 @@ def test_torch_fast_path_all_2_23_inputs(grid):
 def test_torch_normal_table_all_2_23_inputs(grid):
     """The table is computed by the torch op-by-op exact path: this covers both, on every input."""
     _, _, z = grid
-    table = torch_ref.normal_table().numpy()
+    table = torch_ref._normal_table().numpy()
     assert np.array_equal(table.view(np.uint32), z.view(np.uint32)), f"{np.sum(table != z)} differ"
 
 
@@ -87,7 +87,7 @@ def test_torch_native_kernel_all_2_23_inputs(grid):
     if not _native.enabled():
         pytest.skip(f"no native kernels here: {_native.status()}")
     u, erfinv, z = grid
-    got = torch_ref.erfinv_f32(torch.from_numpy(u)).numpy()
+    got = torch_ref._erfinv_f32(torch.from_numpy(u)).numpy()
     assert np.array_equal(got.view(np.uint32), erfinv.view(np.uint32)), f"{np.sum(got != erfinv)} differ"
     got = (got * SQRT2).astype(np.float32)
     assert np.array_equal(got.view(np.uint32), z.view(np.uint32)), f"{np.sum(got != z)} differ"

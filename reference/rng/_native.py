@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.rng import _constants as C
+from reference.rng import spec as C
 
 SOURCE = Path(__file__).with_name("_native.c")
 ENV_DISABLE = "PARITY_RNG_NATIVE"
@@ -49,7 +49,7 @@ def _f32_hex(c: float) -> str:
 
 
 def _defines() -> str:
-    """The stream's constants (``_constants.py``) as C #defines: one source of truth for both paths."""
+    """The stream's constants (``spec.py``) as C #defines: one source of truth for both paths."""
     d = {"KS_PARITY": f"0x{C.KS_PARITY:08X}u",
          "SQRT_HALF_BITS": f"0x{int(np.array(0.707106781186547524, np.float32).view(np.uint32)):08X}u",
          "SQRT2_M1_F": _f32_hex(C.SQRT2_M1), "LOG_Q1": _f32_hex(C.LOG_Q1), "LOG_Q2": _f32_hex(C.LOG_Q2),

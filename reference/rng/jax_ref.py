@@ -1,4 +1,4 @@
-"""JAX's random stream itself: thin batched wrappers over ``jax.random`` with the API of ``np_ref.py``.
+"""JAX's random stream itself: thin batched wrappers over ``jax.random`` with the API of ``spec.py``.
 
 Keys are typed threefry keys (``jax.random.key``) of shape ``batch``; raw uint32 key data of shape
 ``(*batch, 2)`` is accepted too (wrapped with ``jax.random.wrap_key_data``). Every function maps
@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from reference.rng import _args
-from reference.rng._constants import SHOWN_EXACT_AGAINST  # noqa: F401 - re-exported
 
 _MASK32 = 0xFFFFFFFF
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
@@ -59,7 +58,7 @@ def key(seed: int):
 
 
 def key_data(keys):
-    """The raw key words: uint32 array of shape (*batch, 2)."""
+    """The raw key words: uint32 of shape (*batch, 2)."""
     return jax.random.key_data(_keys(keys))
 
 
@@ -69,7 +68,7 @@ def _split(keys, num):
 
 
 def split(keys, num=2):
-    """split(k, num)[i] = threefry2x32(k, hi(i), lo(i)): shape (*batch, num); == fold_in(k, i)."""
+    """split(k, num)[i] = threefry2x32(k, hi(i), lo(i)) == fold_in(k, i): typed keys of shape (*batch, num)."""
     num = int(num)
     if num < 0:
         raise ValueError(f"num: expected a non-negative int, got {num}")
@@ -115,7 +114,7 @@ def _uniform(keys, shape, dtype, minval, maxval):
                                                     maxval.astype(dtype)), keys)
 
 
-def uniform(keys, shape, dtype=jnp.float32, minval=0.0, maxval=1.0):
+def uniform(keys, shape, dtype="float32", minval=0.0, maxval=1.0):
     """U[minval, maxval) of shape (*batch, *shape): max(lo, f * (hi - lo) + lo), f the unit floats.
 
     ``jax.random.uniform`` per key; ``minval`` / ``maxval`` are scalars (Python floats reach JAX as float32).
@@ -130,7 +129,7 @@ def _normal(keys, shape, dtype):
     return _over_batch(lambda k: jax.random.normal(k, shape, dtype), keys)
 
 
-def normal(keys, shape, dtype=jnp.float32, exact=True):
+def normal(keys, shape, dtype="float32", exact=True):
     """N(0, 1) of shape (*batch, *shape): lowp(sqrt 2) * erfinv(u), u = uniform(lo=nextafter(-1, 0), hi=1).
 
     ``jax.random.normal`` per key: the definition of exact (``exact`` is accepted and ignored).
@@ -138,13 +137,3 @@ def normal(keys, shape, dtype=jnp.float32, exact=True):
     del exact
     return _normal(_keys(keys), _shape(shape), _dtype(dtype))
 
-
-COMPONENTS = {
-    "rng.key": key,
-    "rng.key_data": key_data,
-    "rng.split": split,
-    "rng.fold_in": fold_in,
-    "rng.bits": bits,
-    "rng.uniform": uniform,
-    "rng.normal": normal,
-}

@@ -1,26 +1,11 @@
-"""JAX's random stream (threefry2x32, partitionable mode) reproduced in NumPy, bit for bit.
+"""JAX's random stream (threefry2x32, partitionable mode) reproduced in NumPy, bit for bit (contract: spec.py).
 
 This is the oracle of the ``rng`` area. Unlike the other oracles it does not compute in float64: the
 stream is float32 (or bfloat16 / float16) *by definition*, so the oracle follows the exact sequence of
-float32 roundings that XLA:CPU performs. Every function takes batched keys: a uint32 array of shape
-``(*batch, 2)`` (one raw threefry key per batch element) and draws for all of them at once.
+float32 roundings that XLA:CPU performs.
 
-The algorithm (all words uint32, arithmetic modulo 2^32)::
-
-    threefry2x32(k0, k1, x0, x1): 20 rounds, rotations R0 = (13, 15, 26, 6), R1 = (17, 29, 16, 24)
-        ks = (k0, k1, k0 ^ k1 ^ 0x1BD11BDA);  x0 += ks0;  x1 += ks1
-        for i in 1..5:  for r in (R0 if i odd else R1):  x0 += x1;  x1 = rotl(x1, r) ^ x0
-                        x0 += ks[i % 3];  x1 += ks[(i + 1) % 3] + i
-    key(seed)      = [0, seed mod 2^32]
-    fold_in(k, d)  = threefry2x32(k, 0, d)
-    split(k, n)[i] = threefry2x32(k, hi(i), lo(i))           (partitionable: == fold_in(k, i))
-    bits(k)[i]     = y0 ^ y1 of threefry2x32(k, hi(i), lo(i)),  i the row-major flat index
-    uniform        = bitcast((bits >> (w - nmant)) | bits(1.0)) - 1;  max(lo, f * (hi - lo) + lo)
-    normal         = lowp(sqrt 2) * erfinv(uniform(k, lo=nextafter(-1, 0), hi=1))
-
-``erfinv`` is XLA's single-precision Giles polynomial, ``log1p`` inside it is XLA:CPU's (a Cephes
-rational for |x| < sqrt(2) - 1, else XLA:CPU's own Cephes-style logf of 1 + x), and every multiply-add
-that XLA:CPU contracts is an FMA here (emulated exactly as ``float32(float64(a) * b + c)``: the product of
+The algorithm and its constants are in spec.py; every multiply-add that XLA:CPU contracts is an FMA
+here (emulated exactly as ``float32(float64(a) * b + c)``: the product of
 two float32 is exact in float64 and the sum never double-rounds on these inputs -- the exhaustive test
 over all 2^23 float32 uniforms in ``parity_tests/test_rng_exhaustive.py`` is the proof).
 """
@@ -29,20 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.rng import _args, _libm, semantics
-from reference.rng._constants import (  # noqa: F401 - SHOWN_EXACT_AGAINST is re-exported
-    ERFINV_LARGE,
-    ERFINV_SMALL,
-    KS_PARITY,
-    LOG1P_DEN,
-    LOG1P_NUM,
-    LOG_P,
-    LOG_Q1,
-    LOG_Q2,
-    ROTATIONS,
-    SHOWN_EXACT_AGAINST,
-    SQRT2_M1,
-)
+from reference.rng import _args, _libm, semantics, spec
 
 try:  # bfloat16 for NumPy; a dependency of jax, optional here
     import ml_dtypes as _ml_dtypes
@@ -95,16 +67,16 @@ def _rotl(x, r):
     return (x << _U32(r)) | (x >> _U32(32 - r))
 
 
-def threefry2x32(k0, k1, x0, x1):
+def _threefry2x32(k0, k1, x0, x1):
     """Threefry-2x32 with 20 rounds: (y0, y1) = E_{(k0, k1)}(x0, x1), all uint32, broadcasting."""
     k0, k1 = np.asarray(k0, _U32), np.asarray(k1, _U32)
     x0, x1 = np.array(x0, _U32), np.array(x1, _U32)
-    ks = (k0, k1, k0 ^ k1 ^ _U32(KS_PARITY))
+    ks = (k0, k1, k0 ^ k1 ^ _U32(spec.KS_PARITY))
     with np.errstate(over="ignore"):
         x0 = x0 + ks[0]
         x1 = x1 + ks[1]
         for i in range(1, 6):
-            for r in ROTATIONS[(i - 1) % 2]:
+            for r in spec.ROTATIONS[(i - 1) % 2]:
                 x0 = x0 + x1
                 x1 = _rotl(x1, r) ^ x0
             x0 = x0 + ks[i % 3]
@@ -131,12 +103,12 @@ def key(seed: int):
 
 
 def key_data(keys):
-    """The raw key words: uint32 array of shape (*batch, 2)."""
+    """The raw key words: uint32 of shape (*batch, 2)."""
     return _keys(keys).copy()
 
 
 def split(keys, num=2):
-    """split(k, num)[i] = threefry2x32(k, hi(i), lo(i)): shape (*batch, num, 2); == fold_in(k, i)."""
+    """split(k, num)[i] = threefry2x32(k, hi(i), lo(i)) == fold_in(k, i): shape (*batch, num, 2)."""
     k = _keys(keys)
     num = int(num)
     if num < 0:
@@ -144,7 +116,7 @@ def split(keys, num=2):
     if not semantics.active().partitionable:  # jax < 0.5: threefry over iota(2 num), output words in halves
         return _iota_words_original(k, 2 * num).reshape(k.shape[:-1] + (num, 2))
     hi, lo = _counters(num)
-    y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], hi, lo)
+    y0, y1 = _threefry2x32(k[..., 0, None], k[..., 1, None], hi, lo)
     return np.stack([y0, y1], axis=-1)
 
 
@@ -165,7 +137,7 @@ def fold_in(keys, data):
     """fold_in(k, d) = threefry2x32(k, 0, uint32(d)); ``data`` broadcasts against the batch shape."""
     k = _keys(keys)
     d = _fold_data(data)
-    y0, y1 = threefry2x32(k[..., 0], k[..., 1], np.zeros_like(d), d)
+    y0, y1 = _threefry2x32(k[..., 0], k[..., 1], np.zeros_like(d), d)
     return np.stack([y0, y1], axis=-1)
 
 
@@ -182,7 +154,7 @@ def _iota_words_original(k, n: int):
     h = (n + 1) // 2
     c = np.zeros(2 * h, _U32)
     c[:n] = np.arange(n, dtype=np.uint64).astype(_U32)
-    y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], c[:h], c[h:])
+    y0, y1 = _threefry2x32(k[..., 0, None], k[..., 1, None], c[:h], c[h:])
     return np.concatenate([y0, y1], axis=-1)[..., :n]
 
 
@@ -211,7 +183,7 @@ def bits(keys, shape):
     if not semantics.active().partitionable:
         return _iota_words_original(k, n).reshape(k.shape[:-1] + shape)
     hi, lo = _counters(n)
-    y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], hi, lo)
+    y0, y1 = _threefry2x32(k[..., 0, None], k[..., 1, None], hi, lo)
     return (y0 ^ y1).reshape(k.shape[:-1] + shape)
 
 
@@ -238,7 +210,7 @@ def _rnd(x, dt):
     return np.asarray(x, _F32).astype(dt)
 
 
-def uniform(keys, shape, dtype=np.float32, minval=0.0, maxval=1.0):
+def uniform(keys, shape, dtype="float32", minval=0.0, maxval=1.0):
     """U[minval, maxval) of shape (*batch, *shape): max(lo, f * (hi - lo) + lo), f the unit floats.
 
     float32: ``f * (hi - lo) + lo`` is one FMA, as XLA:CPU contracts it. bfloat16 / float16: each op in
@@ -292,14 +264,14 @@ def _xla_logf(y, _fma=_fma):
     t = (m - _F32(1)) + np.where(small, m, _F32(0))  # m in [sqrt(1/2), sqrt(2)) after the shift
     t2 = t * t
     t3 = t2 * t
-    p = [_F32(c) for c in LOG_P]
+    p = [_F32(c) for c in spec.LOG_P]
     y0 = _fma(_fma(t, p[0], p[1]), t, p[2])
     y1 = _fma(_fma(t, p[3], p[4]), t, p[5])
     y2 = _fma(_fma(t, p[6], p[7]), t, p[8])
     poly = _fma(_fma(y0, t3, y1), t3, y2)
-    r = _fma(poly, t3, _F32(LOG_Q1) * e)
+    r = _fma(poly, t3, _F32(spec.LOG_Q1) * e)
     t = _fma(_F32(-0.5), t2, t)
-    return _fma(_F32(LOG_Q2), e, t + r)
+    return _fma(_F32(spec.LOG_Q2), e, t + r)
 
 
 def _xla_log1p(x, _fma=_fma):
@@ -309,12 +281,12 @@ def _xla_log1p(x, _fma=_fma):
     x = np.asarray(x, _F32)
     sem = semantics.active()
     x2 = x * x
-    ratio = _horner(x, LOG1P_NUM, _fma) / _horner(x, LOG1P_DEN, _fma)
+    ratio = _horner(x, spec.LOG1P_NUM, _fma) / _horner(x, spec.LOG1P_DEN, _fma)
     if sem.log1p_small == "fma_r" and _fma is not _madd:  # jax < 0.7: x^3 r fused with -x^2/2
         small = _fma(x * x2, ratio, _F32(-0.5) * x2) + x
     else:
         small = _fma(_F32(-0.5), x2, (x * x2) * ratio) + x
-    is_small = np.abs(x) < _F32(SQRT2_M1)
+    is_small = np.abs(x) < _F32(spec.SQRT2_M1)
     if sem.log1p_large == "libm" and _fma is not _madd:
         large = np.zeros_like(x)
         large[~is_small] = _libm.logf(_F32(1) + x[~is_small])
@@ -323,7 +295,7 @@ def _xla_log1p(x, _fma=_fma):
     return np.where(is_small, small, large)
 
 
-def erfinv_f32(x, exact=True):
+def _erfinv_f32(x, exact=True):
     """XLA's float32 erfinv (Giles):  w = -log1p(-x^2);  p = poly(w - 2.5) if w < 5 else poly(sqrt(w) - 3);
     erfinv(x) = p x.  ``exact``: XLA:CPU's log1p and FMA steps (bit-identical); else the same steps with
     a separately rounded multiply and add (within a few ulp)."""
@@ -332,17 +304,17 @@ def erfinv_f32(x, exact=True):
     w = -_xla_log1p(-(x * x), fma)
     lt = w < _F32(5)
     t = np.where(lt, w - _F32(2.5), np.sqrt(w.astype(_F64)).astype(_F32) - _F32(3))
-    c_small = np.asarray(ERFINV_SMALL, _F32)
-    c_large = np.asarray(ERFINV_LARGE, _F32)
+    c_small = np.asarray(spec.ERFINV_SMALL, _F32)
+    c_large = np.asarray(spec.ERFINV_LARGE, _F32)
     p = np.where(lt, c_small[0], c_large[0]).astype(_F32)
-    for j in range(1, len(ERFINV_SMALL)):
+    for j in range(1, len(spec.ERFINV_SMALL)):
         c = np.where(lt, c_small[j], c_large[j])
         p = fma(p, t, c)
     r = p * x
     return np.where(np.abs(x) == _F32(1), x * _F32(np.finfo(_F32).max), r)
 
 
-def normal(keys, shape, dtype=np.float32, exact=True):
+def normal(keys, shape, dtype="float32", exact=True):
     """N(0, 1) of shape (*batch, *shape): lowp(sqrt 2) * erfinv(u), u = uniform(lo=nextafter(-1, 0), hi=1).
 
     ``exact=True``: bit-identical to jax.random.normal on XLA:CPU. ``exact=False``: the same steps without
@@ -352,16 +324,6 @@ def normal(keys, shape, dtype=np.float32, exact=True):
     dt = _dtype(dtype)
     lo = np.nextafter(np.asarray(-1.0, dt), np.asarray(0.0, dt))
     u = uniform(keys, shape, dt, lo, 1.0)
-    z = _rnd(erfinv_f32(u.astype(_F32), exact=exact), dt)
+    z = _rnd(_erfinv_f32(u.astype(_F32), exact=exact), dt)
     return _rnd(z.astype(_F32) * np.asarray(np.sqrt(2.0), dt).astype(_F32), dt)
 
-
-COMPONENTS = {
-    "rng.key": key,
-    "rng.key_data": key_data,
-    "rng.split": split,
-    "rng.fold_in": fold_in,
-    "rng.bits": bits,
-    "rng.uniform": uniform,
-    "rng.normal": normal,
-}

@@ -1,6 +1,6 @@
 """JAX's random stream (threefry2x32, partitionable mode) reproduced in PyTorch, bit for bit.
 
-Same functions, argument order and semantics as ``np_ref.py`` (read the algorithm there). Keys are
+The contract and the algorithm: spec.py (the NumPy oracle: np_ref.py). Keys are
 ``torch.int32`` tensors of shape ``(*batch, 2)`` holding the uint32 bit patterns (CPU torch has no uint32
 add or shifts); ``key_data`` and ``bits`` return ``torch.uint32`` tensors (``.numpy()`` works on them).
 Key arguments may also be uint32 or int64 tensors / NumPy arrays of the raw words.
@@ -15,15 +15,15 @@ vectorised float32 sqrt is not correctly rounded on CPU). Large draws are proces
 tensors cost page faults); the rare ``w >= 5`` erfinv branch (|u| > 0.9966, ~0.3% of draws) and the
 ``logf`` branch of log1p (|u| >= 0.6436) are evaluated only on the lanes that need them.
 A float32 normal depends on 23 random bits only, so large exact draws gather from the table of all 2^23
-values (``normal_table()``, 32 MB, built once by the same op-by-op code in ~1 s): after the bits, the
+values (``_normal_table()``, 32 MB, built once by the same op-by-op code in ~1 s): after the bits, the
 op-by-op erfinv costs ~10x the table's gather (every FMA step is a float64 round trip).
 
 Two paths, bit-identical: when a C compiler is there, ``_native.py`` compiles (once, cached) and loads the same
 operations as one vectorised C loop per draw (Threefry, then erf_inv or the 16-bit lookup; also ``split`` /
-``fold_in`` / ``threefry2x32``): 1M exact normals ~1x ``torch.randn`` instead of ~6x. The pure-torch ops below
+``fold_in`` / ``_threefry2x32``): 1M exact normals ~1x ``torch.randn`` instead of ~6x. The pure-torch ops below
 are the fallback (no compiler, or ``PARITY_RNG_NATIVE=0``); ``_native.status()`` says which path runs.
 
-Bit-exactness shown against: see ``SHOWN_EXACT_AGAINST``.
+Bit-exactness shown against: see ``spec.SHOWN_EXACT_AGAINST``.
 """
 
 from __future__ import annotations
@@ -33,20 +33,7 @@ import math
 import numpy as np
 import torch
 
-from reference.rng import _args, _libm, _native, semantics
-from reference.rng._constants import (  # noqa: F401 - SHOWN_EXACT_AGAINST is re-exported
-    ERFINV_LARGE,
-    ERFINV_SMALL,
-    KS_PARITY,
-    LOG1P_DEN,
-    LOG1P_NUM,
-    LOG_P,
-    LOG_Q1,
-    LOG_Q2,
-    ROTATIONS,
-    SHOWN_EXACT_AGAINST,
-    SQRT2_M1,
-)
+from reference.rng import _args, _libm, _native, semantics, spec
 
 CHUNK = 1 << 15  # elements per chunk: buffers stay in L2; at most torch's grain size, so one thread per op
 CHUNK_1T = 1 << 16  # the cipher's chunk with one intra-op thread: 3 buffers = 768 KB (L2), half the dispatches
@@ -96,11 +83,11 @@ def _i32(w: int) -> int:
     return w - (1 << 32) if w >= 1 << 31 else w
 
 
-_LOG1P_NUM = tuple(_f32(c) for c in LOG1P_NUM)
-_LOG1P_DEN = tuple(_f32(c) for c in LOG1P_DEN)
-_LOG_P = tuple(_f32(c) for c in LOG_P)
-_ERF_S = tuple(_f32(c) for c in ERFINV_SMALL)
-_ERF_L = tuple(_f32(c) for c in ERFINV_LARGE)
+_LOG1P_NUM = tuple(_f32(c) for c in spec.LOG1P_NUM)
+_LOG1P_DEN = tuple(_f32(c) for c in spec.LOG1P_DEN)
+_LOG_P = tuple(_f32(c) for c in spec.LOG_P)
+_ERF_S = tuple(_f32(c) for c in spec.ERFINV_SMALL)
+_ERF_L = tuple(_f32(c) for c in spec.ERFINV_LARGE)
 _SQRT_HALF_BITS = int(np.array(0.707106781186547524, np.float32).view(np.int32))  # 0x3F3504F3
 
 
@@ -146,13 +133,13 @@ def _keys(keys) -> torch.Tensor:
 
 
 _R_SHIFTS = {r: (torch.tensor(32 - r, dtype=_I32), torch.tensor((1 << r) - 1, dtype=_I32))
-             for r in set(ROTATIONS[0] + ROTATIONS[1])}  # 0-d int32 operands: no scalar wrapping per op
+             for r in set(spec.ROTATIONS[0] + spec.ROTATIONS[1])}  # 0-d int32 operands: no scalar wrapping per op
 
 
 def _schedule(k0, k1):
     """The key words and the five (x0, x1) key injections of Threefry-2x32, as int32 tensors."""
     k0, k1 = torch.as_tensor(k0, dtype=_I32), torch.as_tensor(k1, dtype=_I32)
-    ks = (k0, k1, k0 ^ k1 ^ _i32(KS_PARITY))
+    ks = (k0, k1, k0 ^ k1 ^ _i32(spec.KS_PARITY))
     return k0, k1, [(ks[i % 3], ks[(i + 1) % 3] + i) for i in range(1, 6)]
 
 
@@ -180,7 +167,7 @@ def _threefry_(k0, k1, x0, x1, tmp, keyed=False, sched=None):
     f0, f1, ft = x0.view(-1), x1.view(-1), tmp.view(-1)
     s1, st = x1, tmp
     for i in range(1, 6):
-        for j, r in enumerate(ROTATIONS[(i - 1) % 2]):
+        for j, r in enumerate(spec.ROTATIONS[(i - 1) % 2]):
             right, mask = _R_SHIFTS[r]
             if i > 1 or j:
                 f0.add_(f1)
@@ -193,7 +180,7 @@ def _threefry_(k0, k1, x0, x1, tmp, keyed=False, sched=None):
     return x0, s1
 
 
-def threefry2x32(k0, k1, x0, x1):
+def _threefry2x32(k0, k1, x0, x1):
     """Threefry-2x32 with 20 rounds: (y0, y1) = E_{(k0, k1)}(x0, x1), int32 bit patterns, broadcasting."""
     k0, k1, x0, x1 = torch.broadcast_tensors(*(_words(v, "threefry2x32 word") for v in (k0, k1, x0, x1)))
     x0, x1 = (x.clone(memory_format=torch.contiguous_format) for x in (x0, x1))  # the rounds use flat views
@@ -262,12 +249,12 @@ def key(seed: int):
 
 
 def key_data(keys):
-    """The raw key words: torch.uint32 tensor of shape (*batch, 2)."""
+    """The raw key words: uint32 of shape (*batch, 2) (a torch.uint32 tensor)."""
     return _keys(keys).contiguous().clone().view(torch.uint32)
 
 
 def split(keys, num=2):
-    """split(k, num)[i] = threefry2x32(k, hi(i), lo(i)): shape (*batch, num, 2); == fold_in(k, i)."""
+    """split(k, num)[i] = threefry2x32(k, hi(i), lo(i)) == fold_in(k, i): shape (*batch, num, 2)."""
     k = _keys(keys)
     num = int(num)
     if num < 0:
@@ -316,7 +303,7 @@ def _iota_words_original(k: torch.Tensor, n: int) -> torch.Tensor:
     c[:n] = torch.arange(n, dtype=torch.int64)
     c = ((c & _MASK32) ^ (1 << 31)).sub_(1 << 31).to(_I32)  # uint32 counters as int32 bit patterns
     shape = k.shape[:-1] + (h,)
-    y0, y1 = threefry2x32(k[..., 0, None], k[..., 1, None], c[:h].expand(shape), c[h:].expand(shape))
+    y0, y1 = _threefry2x32(k[..., 0, None], k[..., 1, None], c[:h].expand(shape), c[h:].expand(shape))
     return torch.cat([y0, y1], dim=-1)[..., :n]
 
 
@@ -357,7 +344,7 @@ def _bits_i32(keys, shape) -> torch.Tensor:
 
 
 def bits(keys, shape):
-    """torch.uint32 of shape (*batch, *shape): bits(k)[i] = y0 ^ y1 of threefry2x32(k, hi(i), lo(i))."""
+    """uint32 of shape (*batch, *shape): bits(k)[i] = y0 ^ y1 of threefry2x32(k, hi(i), lo(i)) (torch.uint32)."""
     return _bits_i32(keys, shape).view(torch.uint32)
 
 
@@ -376,7 +363,7 @@ def _unit_floats(keys, shape, dt):
     return b.view(_F32).sub_(1.0)
 
 
-def uniform(keys, shape, dtype=torch.float32, minval=0.0, maxval=1.0):
+def uniform(keys, shape, dtype="float32", minval=0.0, maxval=1.0):
     """U[minval, maxval) of shape (*batch, *shape): max(lo, f * (hi - lo) + lo), f the unit floats.
 
     float32: ``f * (hi - lo) + lo`` is one FMA, as XLA:CPU contracts it. bfloat16 / float16: each op in
@@ -454,10 +441,10 @@ def _xla_logf_(y: torch.Tensor, fma) -> torch.Tensor:
     fma(y2, tw, p[8])
     fma(y0, t3w, fma.wide(y1))
     fma(y0, t3w, fma.wide(y2))
-    fma(y0, t3w, fma.wide(e * _f32(LOG_Q1)))  # r = fma(poly, t^3, Q1 e)
+    fma(y0, t3w, fma.wide(e * _f32(spec.LOG_Q1)))  # r = fma(poly, t^3, Q1 e)
     t.sub_(t2, alpha=0.5)  # fma(-0.5, t^2, t): the product is exact
     t.add_(y0)
-    return t.add_(e, alpha=LOG_Q2)  # fma(Q2, e, .): Q2 e is exact
+    return t.add_(e, alpha=spec.LOG_Q2)  # fma(Q2, e, .): Q2 e is exact
 
 
 def _xla_log1p_neg_sq(u: torch.Tensor, fma) -> torch.Tensor:
@@ -478,7 +465,7 @@ def _xla_log1p_neg_sq(u: torch.Tensor, fma) -> torch.Tensor:
     else:
         small = num.div_(den).mul_(x * x2)  # (x x^2) (N / D)
         small.sub_(x2, alpha=0.5).add_(x)
-    is_large = x.abs() >= _f32(SQRT2_M1)
+    is_large = x.abs() >= _f32(spec.SQRT2_M1)
     if bool(is_large.any()):
         idx = is_large.nonzero().squeeze(1)
         y = x.index_select(0, idx).add_(1.0)
@@ -508,7 +495,7 @@ def _erfinv(u: torch.Tensor, fma) -> torch.Tensor:
     return p.mul_(u)
 
 
-def erfinv_f32(x, exact=True):
+def _erfinv_f32(x, exact=True):
     """XLA's float32 erfinv (Giles) of a float32 tensor: w = -log1p(-x^2);  p = poly(w - 2.5) if w < 5
     else poly(sqrt(w) - 3);  erfinv(x) = p x.  ``exact``: bit-identical to XLA:CPU (FMA steps); else the
     same steps with a separately rounded multiply and add (within a few ulp)."""
@@ -540,7 +527,7 @@ def _lowp_table(dt) -> torch.Tensor:
         lo = -1.0 + 2.0 ** -(nmant + 1)  # nextafter(-1, 0) in the dtype
         span = float(torch.tensor(1.0 - lo, dtype=_F32).to(dt))
         u = torch.clamp_min((f * span).to(dt).float().add_(lo).to(dt), lo).float()
-        z = erfinv_f32(u).to(dt).float()
+        z = _erfinv_f32(u).to(dt).float()
         _LOWP_TABLES[key] = (z * float(torch.tensor(math.sqrt(2.0), dtype=dt))).to(dt)
     return _LOWP_TABLES[key]
 
@@ -549,7 +536,7 @@ _F32_TABLE: list = []
 _F32_TABLES: dict = {}  # (log1p_small, log1p_large) -> table, for the other JAX semantics
 
 
-def normal_table() -> torch.Tensor:
+def _normal_table() -> torch.Tensor:
     """All 2^23 float32 normals, indexed by the 23 random bits m = bits >> 9 (32 MB, built once, exact).
 
     The uniform is u_m = 2 f + lo = (4 m - 2^24 + 1) 2^-24 exactly (an odd multiple of 2^-24 below 1 in
@@ -579,15 +566,15 @@ def _build_table() -> torch.Tensor:
 
 
 _NINE, _MANT = torch.tensor(9, dtype=_I32), torch.tensor(0x7FFFFF, dtype=_I32)
-TABLE_MIN = 1 << 18  # exact float32 draws of at least this many values use ``normal_table()``
+TABLE_MIN = 1 << 18  # exact float32 draws of at least this many values use ``_normal_table()``
 
 
-def normal(keys, shape, dtype=torch.float32, exact=True):
+def normal(keys, shape, dtype="float32", exact=True):
     """N(0, 1) of shape (*batch, *shape): lowp(sqrt 2) * erfinv(u), u = uniform(lo=nextafter(-1, 0), hi=1).
 
     ``exact=True``: bit-identical to jax.random.normal on XLA:CPU (draws of ``TABLE_MIN`` values or more
-    gather from ``normal_table()``, and so do draws of 4096 or more once the table exists -- call
-    ``normal_table()`` first to opt in; smaller draws compute op by op). ``exact=False``: the same steps without FMA
+    gather from ``_normal_table()``, and so do draws of 4096 or more once the table exists -- call
+    ``_normal_table()`` first to opt in; smaller draws compute op by op). ``exact=False``: the same steps without FMA
     (a separately rounded multiply and add; within 4 ulp), computed op by op, no table.
     bfloat16 / float16: erfinv in float32, rounded, times the
     rounded sqrt(2) -- looked up in the table of all 2^nmant values.
@@ -620,7 +607,7 @@ def normal(keys, shape, dtype=torch.float32, exact=True):
     fma = _Fma() if exact else _Madd()
     lo = _f32(np.nextafter(np.float32(-1), np.float32(0)))
     use_table = exact and (flat.numel() >= TABLE_MIN or (bool(_F32_TABLE) and flat.numel() >= CHUNK // 8))
-    table = normal_table() if use_table else None  # once built (e.g. by calling normal_table()), reused
+    table = _normal_table() if use_table else None  # once built (e.g. by calling _normal_table()), reused
 
     def consume(y0, y1, s, e):
         b = y0.bitwise_xor_(y1).view(-1)
@@ -641,7 +628,7 @@ def _normal_f32_from_bits(b: torch.Tensor, exact: bool) -> torch.Tensor:
     """float32 normals from given random words (int32 bit patterns): the non-partitionable layout's path."""
     m = b.reshape(-1).bitwise_right_shift(9).bitwise_and_(0x7FFFFF)
     if exact and m.numel() >= TABLE_MIN:
-        return normal_table()[m].view(b.shape)
+        return _normal_table()[m].view(b.shape)
     u = m.bitwise_or_(0x40000000).view(_F32).sub_(2.0).add_(_f32(np.nextafter(np.float32(-1), np.float32(0))))
     fma = _Fma() if exact else _Madd()
     out = torch.empty_like(u)
@@ -649,13 +636,3 @@ def _normal_f32_from_bits(b: torch.Tensor, exact: bool) -> torch.Tensor:
         torch.mul(_erfinv(u[s:s + CHUNK].clone(), fma), _SQRT2_F32, out=out[s:s + CHUNK])
     return out.view(b.shape)
 
-
-COMPONENTS = {
-    "rng.key": key,
-    "rng.key_data": key_data,
-    "rng.split": split,
-    "rng.fold_in": fold_in,
-    "rng.bits": bits,
-    "rng.uniform": uniform,
-    "rng.normal": normal,
-}
