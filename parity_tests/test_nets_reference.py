@@ -58,7 +58,7 @@ def test_init_is_deterministic_torch_layout():
 
 def test_flax_layout_is_the_transpose():
     p = np_ref.init_params(0, 5, 32)
-    v = jax_ref.to_flax(p)["params"]
+    v = jax_ref.to_native(p)["params"]
     assert set(v) == {k.rsplit(".", 1)[0].replace(".", "_") for k in p}
     np.testing.assert_array_equal(np.asarray(v["msg_1"]["kernel"]), p["msg.1.weight"].T)
     np.testing.assert_array_equal(np.asarray(v["upd_0"]["kernel"]), p["upd.0.weight"].T)
@@ -73,15 +73,15 @@ def test_flax_layout_is_the_transpose():
 
 def test_flax_torch_direct_round_trip():
     p = np_ref.init_params(1, 5, 32)
-    back = torch_ref.from_torch(torch_ref.to_torch(jax_ref.from_flax(jax_ref.to_flax(p))))
+    back = torch_ref.from_native(torch_ref.to_native(jax_ref.from_native(jax_ref.to_native(p))))
     assert all(np.array_equal(back[k], p[k]) for k in p)
-    sd = torch_ref.from_torch(torch_ref.to_torch(p).state_dict())
+    sd = torch_ref.from_native(torch_ref.to_native(p).state_dict())
     assert all(np.array_equal(sd[k], p[k]) for k in p)
 
 
 def test_to_flax_rejects_bad_names():
     with pytest.raises(ValueError, match="unexpected parameter name"):
-        jax_ref.to_flax({"node_in.gamma": np.zeros(3, np.float32)})
+        jax_ref.to_native({"node_in.gamma": np.zeros(3, np.float32)})
 
 
 def test_batched_equals_single_and_outputs_in_range():
@@ -101,7 +101,7 @@ def test_batched_equals_single_and_outputs_in_range():
 
 def test_same_weights_work_on_every_board_size():
     p = np_ref.init_params(0, 4, 32)
-    flax_p, torch_p = jax_ref.to_flax(p), torch_ref.to_torch(p)
+    flax_p, torch_p = jax_ref.to_native(p), torch_ref.to_native(p)
     for n in (4, 6):
         ei, ea = encoding.encode(np.zeros(encoding.num_edges(n), np.int64))
         ln, vn = np_ref.policy_value(p, ei, ea, 0)
@@ -122,7 +122,7 @@ def test_oracle_vjp_matches_torch_autograd_in_float64():
     ei, ea = encoding.encode(rng.integers(0, 3, size=(3, 10)))
     role = np.array([0, 1, 1])
     dl, dv = rng.normal(size=(3, 10)), rng.normal(size=3)
-    g = np_ref.vjp(p, ei, ea, role, dl, dv)
+    g = np_ref._vjp(p, ei, ea, role, dl, dv)
     m = torch_ref.PolicyValueNet(8).double()
     m.load_state_dict({k: torch.tensor(v, dtype=torch.float64) for k, v in p.items()})
     lg, v = m(torch.from_numpy(ei), torch.tensor(ea, dtype=torch.float64), torch.tensor(role, dtype=torch.float64))
@@ -137,7 +137,7 @@ def test_oracle_vjp_matches_finite_differences():
     ei, ea = encoding.encode(rng.integers(0, 3, size=(2, 6)))
     role = np.array([1, 0])
     dl, dv = rng.normal(size=(2, 6)), rng.normal(size=2)
-    g = np_ref.vjp(p, ei, ea, role, dl, dv)
+    g = np_ref._vjp(p, ei, ea, role, dl, dv)
 
     def f(q):
         lg, v = np_ref.policy_value(q, ei, ea, role)
@@ -157,6 +157,3 @@ def test_torch_policy_value_rejects_a_state_dict():
     with pytest.raises(ValueError, match="PolicyValueNet"):
         torch_ref.policy_value({"node_in.weight": torch.zeros(1)}, None, None, 0)
 
-
-def test_three_files_share_component_names():
-    assert np_ref.COMPONENTS.keys() == jax_ref.COMPONENTS.keys() == torch_ref.COMPONENTS.keys()

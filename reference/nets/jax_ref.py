@@ -1,4 +1,4 @@
-"""Policy-value graph network, JAX / flax.linen reference (equations and converter: see np_ref.py)."""
+"""Policy-value graph network, JAX / flax.linen reference (equations and converters: spec.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reference.nets import encoding, np_ref
-
-ROUNDS = np_ref.ROUNDS
+from reference.nets.spec import NO_BIAS, ROUNDS, _layer_shapes
 
 
 class PolicyValueNet(nn.Module):
@@ -60,8 +59,9 @@ def _apply(variables, edge_index, edge_attr, player_role, hidden):
 
 
 def init_params(seed, n, hidden=32):
-    """Canonical parameters (NumPy float32, torch layout) -- the NumPy initialiser, shared by design:
-    identical initial weights in every framework come from one NumPy draw and the converters."""
+    """Canonical parameters (NumPy float32, torch layout): torch's default Linear init from one NumPy draw
+    -- the NumPy initialiser, shared by design: identical initial weights in every framework come from one
+    NumPy draw and the converters."""
     return np_ref.init_params(seed, n, hidden)
 
 
@@ -81,8 +81,9 @@ def policy_value(params, edge_index, edge_attr, player_role):
     return logits, value
 
 
-def to_flax(params):
-    """canonical (torch layout) -> flax variables: "a.b.weight" (out, in) -> ["a_b"]["kernel"] (in, out)."""
+def to_native(params):
+    """canonical (torch layout) -> this framework's parameters: flax variables, "a.b.weight" (out, in) ->
+    ["a_b"]["kernel"] (in, out)."""
     tree: dict = {}
     for key, value in params.items():
         module, kind = key.rsplit(".", 1)
@@ -92,29 +93,20 @@ def to_flax(params):
         elif kind == "bias":
             tree.setdefault(module.replace(".", "_"), {})["bias"] = arr
         else:
-            raise ValueError(f"to_flax: unexpected parameter name {key!r} (want '<module>.weight|bias')")
+            raise ValueError(f"to_native: unexpected parameter name {key!r} (want '<module>.weight|bias')")
     return {"params": tree}
 
 
-def from_flax(variables):
-    """flax variables -> canonical (NumPy float32, torch layout): ["a_b"]["kernel"] -> "a.b.weight" (kernel.T)."""
-    tree = variables["params"] if "params" in variables else variables
+def from_native(native):
+    """this framework's parameters -> canonical (NumPy float32, torch layout): flax variables,
+    ["a_b"]["kernel"] -> "a.b.weight" (kernel.T)."""
+    tree = native["params"] if "params" in native else native
     hidden = int(np.shape(tree["node_in"]["bias"])[0])
     out = {}
-    for module in np_ref.layer_shapes(hidden):
+    for module in _layer_shapes(hidden):
         sub = tree[module.replace(".", "_")]
         out[f"{module}.weight"] = np.asarray(sub["kernel"], np.float32).T.copy()
-        if module not in np_ref.NO_BIAS:
+        if module not in NO_BIAS:
             out[f"{module}.bias"] = np.asarray(sub["bias"], np.float32).copy()
     return out
 
-
-to_native = to_flax
-from_native = from_flax
-
-COMPONENTS = {
-    "nets.init_params": init_params,
-    "nets.policy_value": policy_value,
-    "nets.to_native": to_native,
-    "nets.from_native": from_native,
-}

@@ -1,4 +1,4 @@
-"""Policy-value graph network, PyTorch reference (equations and converter: see np_ref.py)."""
+"""Policy-value graph network, PyTorch reference (equations and converters: spec.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import torch
 from torch import nn
 
 from reference.nets import encoding, np_ref
-
-ROUNDS = np_ref.ROUNDS
+from reference.nets.spec import ROUNDS, _layer_shapes
 
 
 @contextlib.contextmanager
-def one_thread():
+def _one_thread():
     """torch intra-op threads 1 inside the block, restored afterwards. The layers are 32 wide: on a loaded
     2-core machine two spinning threads made a forward 8x slower (0.22 s vs 0.03 s) and 40 training steps
     8-16 s instead of 0.6 s. (Results agree with the multi-threaded ones within float32 tolerance.)"""
@@ -31,14 +30,14 @@ class PolicyValueNet(nn.Module):
 
     def __init__(self, hidden: int = 32):
         super().__init__()
-        shapes = np_ref.layer_shapes(hidden)
+        shapes = _layer_shapes(hidden)
         self.hidden = hidden
         self.node_in = nn.Linear(shapes["node_in"][1], hidden)
         self.msg = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(ROUNDS)])
         self.edge = nn.ModuleList([nn.Linear(encoding.NUM_EDGE_FEATURES, hidden) for _ in range(ROUNDS)])
         self.upd = nn.ModuleList([nn.Linear(2 * hidden, hidden) for _ in range(ROUNDS)])
         self.policy_hidden = nn.Linear(shapes["policy_hidden"][1], hidden)
-        self.policy_out = nn.Linear(hidden, 1, bias=False)  # see np_ref.NO_BIAS
+        self.policy_out = nn.Linear(hidden, 1, bias=False)  # see spec.NO_BIAS
         self.value_hidden = nn.Linear(hidden + 1, hidden)
         self.value_out = nn.Linear(hidden, 1)
 
@@ -71,8 +70,9 @@ class PolicyValueNet(nn.Module):
 
 
 def init_params(seed, n, hidden=32):
-    """Canonical parameters (NumPy float32, torch layout) -- the NumPy initialiser, shared by design:
-    identical initial weights in every framework come from one NumPy draw and the converters."""
+    """Canonical parameters (NumPy float32, torch layout): torch's default Linear init from one NumPy draw
+    -- the NumPy initialiser, shared by design: identical initial weights in every framework come from one
+    NumPy draw and the converters."""
     return np_ref.init_params(seed, n, hidden)
 
 
@@ -87,15 +87,16 @@ def policy_value(params, edge_index, edge_attr, player_role):
         attr = attr[None]
     role = torch.as_tensor(player_role).reshape(-1).to(torch.float32)
     params.eval()
-    with one_thread():
+    with _one_thread():
         logits, value = params(torch.as_tensor(edge_index, dtype=torch.int64), attr, role)
     if not batched:
         return logits[0], value[0]
     return logits, value
 
 
-def to_torch(params):
-    """canonical (torch layout) -> ``PolicyValueNet`` with ``load_state_dict(strict=True)``."""
+def to_native(params):
+    """canonical (torch layout) -> this framework's parameters: a ``PolicyValueNet`` loaded with
+    ``load_state_dict(strict=True)``."""
     hidden = int(tuple(params["node_in.bias"].shape)[0])
     net = PolicyValueNet(hidden)
     state = {k: (v.detach().clone() if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v)))
@@ -104,18 +105,9 @@ def to_torch(params):
     return net.eval()
 
 
-def from_torch(module_or_state_dict):
-    """``PolicyValueNet`` or its state_dict -> canonical (NumPy float32 copies, same names and layout)."""
-    state = module_or_state_dict.state_dict() if isinstance(module_or_state_dict, nn.Module) else module_or_state_dict
+def from_native(native):
+    """this framework's parameters -> canonical (NumPy float32, torch layout): a ``PolicyValueNet`` or its
+    state_dict, as NumPy float32 copies (same names and layout)."""
+    state = native.state_dict() if isinstance(native, nn.Module) else native
     return {k: v.detach().cpu().numpy().astype(np.float32).copy() for k, v in state.items()}
 
-
-to_native = to_torch
-from_native = from_torch
-
-COMPONENTS = {
-    "nets.init_params": init_params,
-    "nets.policy_value": policy_value,
-    "nets.to_native": to_native,
-    "nets.from_native": from_native,
-}

@@ -15,7 +15,7 @@
     value target  the final outcome on EVERY position: winner 0 draw -> 0; otherwise +1 / -1 from the
                   perspective of the player to move ("alternating") or of the first player ("fixed").
     loop          per step: loss = pw * policy + vw * value + l2 on the batch, gradient (by hand here:
-                  nets.np_ref.vjp), clip, coupled decay, Adam at the warmup learning rate (total = N steps).
+                  nets.np_ref._vjp), clip, coupled decay, Adam at the warmup learning rate (total = N steps).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def trajectory(params, edge_index, batches, config):
     (N, B, 2E, 3), player_role (N, B), policy (N, B, E), value (N, B)) for N steps with the warmup of
     total_steps = N. Returns {"step_KK": {"loss": loss before the step, "params": canonical after it}}.
 
-    float64 throughout: forward and hand-written backward of the network (nets.np_ref.vjp), the loss
+    float64 throughout: forward and hand-written backward of the network (nets.np_ref._vjp), the loss
     gradients of losses.np_ref.grad, L2 gradient coeff * p / ||p||, then clip / coupled decay / Adam."""
     from reference.losses import np_ref as losses
     from reference.nets import np_ref as nets
@@ -216,7 +216,7 @@ def trajectory(params, edge_index, batches, config):
             tap("train.loss.l2", np.float64(l2))
             tap("train.loss.total", np.float64(data_loss + l2))
             tap("train.lr", np.float64(lrs[t]))
-        grads = nets.vjp(p, edge_index, attr, role, g_out["logits"], g_out["value_output"][:, 0])
+        grads = nets._vjp(p, edge_index, attr, role, g_out["logits"], g_out["value_output"][:, 0])
         for k, w in p.items():
             nrm = np.sqrt(np.sum(w * w))
             if nrm > 0:

@@ -189,14 +189,14 @@ def trajectory(params, edge_index, batches, config):
     """Train from canonical ``params`` on ``batches`` (a dict of arrays stacked over steps: edge_attr
     (N, B, 2E, 3), player_role (N, B), policy (N, B, E), value (N, B)) for N steps with the warmup of
     total_steps = N. Returns {"step_KK": {"loss": loss before the step, "params": canonical after it}}."""
-    with nets.one_thread():  # 32-wide layers: see nets.torch_ref.one_thread
+    with nets._one_thread():  # 32-wide layers: see nets.torch_ref._one_thread
         return _trajectory(params, edge_index, batches, config)
 
 
 def _trajectory(params, edge_index, batches, config):
     cfg = {**DEFAULT_CONFIG, **dict(config)}
     num_steps = int(batches["value"].shape[0])
-    model = nets.to_torch(params)
+    model = nets.to_native(params)
     model.train()  # no dropout / batch norm: train and eval modes compute the same function
     opt = make_optimizer(model.parameters(), cfg["lr"], cfg["weight_decay"])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_lambda(num_steps))
@@ -218,8 +218,8 @@ def _trajectory(params, edge_index, batches, config):
         opt.step()
         sched.step()
         if tap_active():
-            tap("train.params", nets.from_torch(model))
-        out[f"step_{t:02d}"] = {"loss": loss.detach(), "params": nets.from_torch(model)}
+            tap("train.params", nets.from_native(model))
+        out[f"step_{t:02d}"] = {"loss": loss.detach(), "params": nets.from_native(model)}
     return out
 
 
