@@ -37,7 +37,7 @@ def _value_no_smoothing(value_output, value_target):
 SEEDY = Implementation(name="seedyport", framework="torch",
                        components={**components_of(losses), "losses.policy": _policy_eps_1e10})
 DRIFT = Implementation(name="driftport", framework="torch",
-                       components={**components_of(losses), **train.COMPONENTS, "losses.policy": _policy_eps_1e10,
+                       components={**components_of(losses), **components_of(train), "losses.policy": _policy_eps_1e10,
                                    "losses.value": _value_no_smoothing, "train.trajectory": _trajectory_clip_15})
 
 # example_ports.BROKEN after its fix: same port name, softmax no longer flipped (a planted fix for `parity diff`)

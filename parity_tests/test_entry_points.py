@@ -11,6 +11,7 @@ from checks import eggroll as eggroll_checks
 from checks import trace as trace_checks
 from reference.eggroll import np_ref as egg_np
 from reference.train import np_ref as train_np
+from reference.train import spec as train_spec
 
 
 @pytest.mark.parametrize("config_name", ["G0_R0", "G4_R2"])
@@ -32,7 +33,7 @@ def test_eggroll_step_on_the_mlp_equals_epoch(config_name):
 def test_fit_takes_the_injected_order():
     case = trace_checks._trace_fit_inputs(0)
     order = case["order"][:2]
-    edge_index, batches = train_np.batches_from_examples(case["examples"], order)
+    edge_index, batches = train_spec._batches_from_examples(case["examples"], order)
     assert batches["edge_attr"].shape[:2] == (2, 8)
     i = int(order[1, 3])
     assert np.array_equal(batches["policy"][1, 3], case["examples"][i]["policy"])

@@ -142,6 +142,3 @@ def test_trajectory_failure_names_the_first_diverging_step():
     assert failing and failing[0].path == "['step_04']['loss']"
     assert all(l.path >= "['step_04']" for l in failing)
 
-
-def test_three_files_share_component_names():
-    assert np_ref.COMPONENTS.keys() == jax_ref.COMPONENTS.keys() == torch_ref.COMPONENTS.keys()

@@ -1,4 +1,4 @@
-"""Training pieces of the seed trainer, JAX reference (optax); semantics in np_ref.py.
+"""Training pieces of the seed trainer, JAX reference (optax); the contract and semantics: spec.py.
 
 The optimiser is ``optax.chain(clip_by_global_norm(max_norm), add_decayed_weights(wd), scale_by_adam(),
 scale_by_learning_rate(schedule))`` -- coupled decay as torch.optim.Adam(weight_decay=wd), NOT adamw.
@@ -23,18 +23,10 @@ from harness.tap import active as tap_active
 from harness.tap import tap
 from reference.losses import jax_ref as losses
 from reference.nets import jax_ref as nets
-from reference.train import np_ref
-
-WARMUP_FRACTION = np_ref.WARMUP_FRACTION
-PERSPECTIVES = np_ref.PERSPECTIVES
+from reference.train import spec
 
 
-def warmup_steps(total_steps):
-    """W = int(0.15 * total_steps): the number of warmup steps."""
-    return np_ref.warmup_steps(total_steps)
-
-
-def warmup_schedule(base_lr, warmup):
+def _warmup_schedule(base_lr, warmup):
     """optax schedule: count k (from 0) -> lr * min(k + 1, W) / W; W = 0 gives lr. (optax's
     linear_schedule(0, lr, W) would give lr * k / W: one step behind.) ``warmup`` may be traced."""
     w = jnp.asarray(warmup, jnp.float32)
@@ -46,7 +38,7 @@ def warmup_schedule(base_lr, warmup):
     return schedule
 
 
-def make_optimizer(schedule, weight_decay=1e-4, max_norm=1.0, b1=0.9, b2=0.999, eps=1e-8):
+def _make_optimizer(schedule, weight_decay=1e-4, max_norm=1.0, b1=0.9, b2=0.999, eps=1e-8):
     """clip by global norm -> coupled weight decay -> Adam -> scheduled learning rate."""
     return optax.chain(
         optax.clip_by_global_norm(max_norm),
@@ -59,7 +51,7 @@ def make_optimizer(schedule, weight_decay=1e-4, max_norm=1.0, b1=0.9, b2=0.999, 
 @functools.partial(jax.jit, static_argnames=("num_steps",))
 def _probe_schedule(base_lr, warmup, num_steps):
     # the learning rate as the optimiser consumes it: updates of a unit gradient through the chain
-    tx = optax.scale_by_learning_rate(warmup_schedule(base_lr, warmup))
+    tx = optax.scale_by_learning_rate(_warmup_schedule(base_lr, warmup))
     params = jnp.zeros(())
     state = tx.init(params)
 
@@ -73,15 +65,14 @@ def _probe_schedule(base_lr, warmup, num_steps):
 
 def warmup_lrs(base_lr, total_steps, num_steps):
     """(num_steps,) learning rate used at step k = 0..num_steps-1: lr * min(k + 1, W) / W, W = int(0.15 T)."""
-    if not base_lr > 0:
-        raise ValueError(f"warmup: base_lr must be > 0, got base_lr={base_lr!r}")
-    return _probe_schedule(jnp.float32(base_lr), warmup_steps(total_steps), int(num_steps))
+    spec._check_base_lr(base_lr)
+    return _probe_schedule(jnp.float32(base_lr), spec._warmup_steps(total_steps), int(num_steps))
 
 
 def clip(grads, max_norm=1.0):
-    """optax.clip_by_global_norm: g * max_norm / ||g|| when ||g|| > max_norm (no eps)."""
-    if not max_norm > 0:
-        raise ValueError(f"clip: max_norm must be > 0, got max_norm={max_norm!r}")
+    """g clipped to global norm ``max_norm``: here optax.clip_by_global_norm, g * max_norm / ||g|| when
+    ||g|| > max_norm (no eps)."""
+    spec._check_max_norm(max_norm)
     return _clip(grads, jnp.float32(max_norm))
 
 
@@ -94,7 +85,7 @@ def _clip(grads, max_norm):
 
 @functools.partial(jax.jit, static_argnames=("b1", "b2", "eps"))
 def _opt_step(params, grads, state, lrs, weight_decay, max_norm, b1, b2, eps):
-    tx = make_optimizer(lambda count: lrs[count], weight_decay, max_norm, b1, b2, eps)
+    tx = _make_optimizer(lambda count: lrs[count], weight_decay, max_norm, b1, b2, eps)
     upd, state = tx.update(grads, state, params)
     return optax.apply_updates(params, upd), state
 
@@ -103,7 +94,7 @@ def optimizer_steps(params, grads_seq, lrs, weight_decay=1e-4, max_norm=1.0, b1=
     """Apply the given gradients for len(lrs) steps: clip by global norm, coupled weight decay, Adam.
     Returns the list of parameter dicts after each step."""
     lrs = jnp.asarray(lrs, jnp.float32)
-    tx = make_optimizer(lambda count: lrs[count], weight_decay, max_norm, b1, b2, eps)
+    tx = _make_optimizer(lambda count: lrs[count], weight_decay, max_norm, b1, b2, eps)
     state = tx.init(params)
     out = []
     for t in range(lrs.shape[0]):
@@ -129,13 +120,10 @@ def _plateau(epoch_losses, lr, factor, patience, threshold, cooldown, min_scale)
 
 
 def plateau(epoch_losses, lr, factor=0.5, patience=2, threshold=1e-4, cooldown=0, min_lr=0.0):
-    """(num_epochs,) learning rate after each epoch's step: optax.contrib.reduce_on_plateau with
-    patience + 1 (torch reduces after MORE than ``patience`` bad epochs, optax after ``patience``),
-    min_scale = min_lr / lr."""
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"plateau: factor must be in (0, 1), got factor={factor!r}")
-    if int(patience) != patience or patience < 0:
-        raise ValueError(f"plateau: patience must be a non-negative integer, got patience={patience!r}")
+    """(num_epochs,) learning rate after each epoch's ReduceLROnPlateau step (torch semantics):
+    optax.contrib.reduce_on_plateau with patience + 1 (torch reduces after MORE than ``patience`` bad
+    epochs, optax after ``patience``), min_scale = min_lr / lr."""
+    spec._check_plateau(factor, patience)
     return _plateau(jnp.asarray(epoch_losses, jnp.float32), jnp.float32(lr), float(factor),
                     jnp.int32(int(patience) + 1), float(threshold), jnp.int32(cooldown),
                     jnp.float32(min_lr / lr))
@@ -149,11 +137,11 @@ class EarlyStoppingState(NamedTuple):
     stopped: bool
 
 
-def early_stopping_init(params):
+def _early_stopping_init(params):
     return EarlyStoppingState(float("inf"), -1, 0, params, False)
 
 
-def early_stopping_update(state, loss, params, epoch, patience=5, min_delta=1e-3):
+def _early_stopping_update(state, loss, params, epoch, patience=5, min_delta=1e-3):
     """One epoch of the monitor (pure): better if loss < best - min_delta; stop after ``patience``."""
     loss = float(loss)
     if loss < state.best - min_delta:
@@ -163,17 +151,14 @@ def early_stopping_update(state, loss, params, epoch, patience=5, min_delta=1e-3
 
 
 def early_stopping(epoch_losses, epoch_params, patience=5, min_delta=1e-3):
-    """Monitor ``epoch_losses``; returns {"stopped", "stop_epoch", "best_epoch", "params"} (see np_ref)."""
-    if int(patience) != patience or patience < 1:
-        raise ValueError(f"early_stopping: patience must be a positive integer, got patience={patience!r}")
-    if len(epoch_losses) != len(epoch_params) or not len(epoch_params):
-        raise ValueError(f"early_stopping: {len(epoch_losses)} losses for {len(epoch_params)} parameter sets "
-                         "(need one per epoch, at least one epoch)")
-    state = early_stopping_init(epoch_params[0])
+    """Monitor ``epoch_losses``; returns {"stopped", "stop_epoch", "best_epoch", "params"} (as np_ref)."""
+    spec._check_patience(patience)
+    spec._check_epochs(len(epoch_losses), len(epoch_params))
+    state = _early_stopping_init(epoch_params[0])
     params = epoch_params[0]
     for e in range(len(epoch_params)):
         params = epoch_params[e]
-        state = early_stopping_update(state, epoch_losses[e], params, e, patience, min_delta)
+        state = _early_stopping_update(state, epoch_losses[e], params, e, patience, min_delta)
         if state.stopped:
             return {"stopped": True, "stop_epoch": e, "best_epoch": state.best_epoch, "params": state.best_params}
     return {"stopped": False, "stop_epoch": len(epoch_params) - 1, "best_epoch": state.best_epoch,
@@ -184,7 +169,7 @@ def value_targets(player_role, winner, perspective="alternating"):
     """(T,) float32 value target of every position of one game (the final outcome on every position):
     draw -> 0; "alternating": +1 if the player to move won, else -1; "fixed": first player's view."""
     winner = int(winner)
-    np_ref._check_outcome(winner, perspective)
+    spec._check_outcome(winner, perspective)
     role = jnp.asarray(player_role).astype(jnp.int32)
     if winner == 0:
         return jnp.zeros(role.shape, jnp.float32)
@@ -194,15 +179,13 @@ def value_targets(player_role, winner, perspective="alternating"):
 
 
 def make_examples(colours, policies, player_role, winner, perspective="alternating"):
-    """The seed's training examples of one game (see np_ref.make_examples), as JAX arrays."""
+    """The seed's training examples of one game (as np_ref.make_examples), as JAX arrays."""
     from reference.nets import encoding
 
     colours = np.asarray(colours)
     role = jnp.asarray(player_role).astype(jnp.int32)
     policies = jnp.asarray(policies, jnp.float32)
-    if colours.shape != tuple(policies.shape) or colours.shape[:1] != tuple(role.shape):
-        raise ValueError(f"make_examples: colours {colours.shape}, policies {tuple(policies.shape)} and "
-                         f"player_role {tuple(role.shape)} must agree on (T, E)")
+    spec._check_examples(colours.shape, tuple(policies.shape), tuple(role.shape))
     values = value_targets(role, winner, perspective)
     out = []
     for t in range(colours.shape[0]):
@@ -230,8 +213,8 @@ def _loss_fn(flat, unravel, hidden, edge_index, batch, policy_weight, value_weig
 def _train_step(flat, opt_state, edge_index, batch, hyper, unravel, hidden):
     loss, grads = jax.value_and_grad(_loss_fn)(flat, unravel, hidden, edge_index, batch, hyper["policy_weight"],
                                                hyper["value_weight"], hyper["l2_coeff"])
-    schedule = warmup_schedule(hyper["lr"], hyper["warmup"])
-    tx = make_optimizer(schedule, hyper["weight_decay"], hyper["max_norm"])
+    schedule = _warmup_schedule(hyper["lr"], hyper["warmup"])
+    tx = _make_optimizer(schedule, hyper["weight_decay"], hyper["max_norm"])
     if tap_active():  # decided at trace time; a recording compiles its own program (harness.tap)
         tap("train.lr", schedule(opt_state[-1].count))  # the count scale_by_learning_rate reads
         tap("train.grad_norm.before_clip", optax.tree.norm(grads))
@@ -242,8 +225,6 @@ def _train_step(flat, opt_state, edge_index, batch, hyper, unravel, hidden):
     return flat, opt_state, loss, unravel(flat)
 
 
-DEFAULT_CONFIG = {"lr": 1e-3, "weight_decay": 1e-4, "max_norm": 1.0, "policy_weight": 1.0, "value_weight": 1.0,
-                  "l2_coeff": 1e-5}
 _UNRAVEL: dict = {}  # hidden -> unravel function: one per layout, so that _train_step compiles once
 
 
@@ -260,14 +241,14 @@ def trajectory(params, edge_index, batches, config):
     The optimiser runs on the parameters raveled into one vector (jax.flatten_util.ravel_pytree): the same
     clip / decay / Adam arithmetic element by element (the global norm sums the same squares), and XLA
     compiles one leaf instead of 23 (0.4 s instead of 2.4 s on the loaded CI machine)."""
-    cfg = {**DEFAULT_CONFIG, **dict(config)}
+    cfg = {**spec.DEFAULT_CONFIG, **dict(config)}
     num_steps = int(np.shape(batches["value"])[0])
     variables = nets.to_native(params)
     hidden = int(variables["params"]["node_in"]["bias"].shape[0])
     flat, unravel = _ravel(variables, hidden)
-    hyper = {k: jnp.float32(cfg[k]) for k in DEFAULT_CONFIG}
-    hyper["warmup"] = jnp.float32(warmup_steps(num_steps))
-    tx = make_optimizer(warmup_schedule(hyper["lr"], hyper["warmup"]), hyper["weight_decay"], hyper["max_norm"])
+    hyper = {k: jnp.float32(cfg[k]) for k in spec.DEFAULT_CONFIG}
+    hyper["warmup"] = jnp.float32(spec._warmup_steps(num_steps))
+    tx = _make_optimizer(_warmup_schedule(hyper["lr"], hyper["warmup"]), hyper["weight_decay"], hyper["max_norm"])
     opt_state = tx.init(flat)
     ei = jnp.asarray(edge_index, jnp.int32)
     out = {}
@@ -281,20 +262,8 @@ def trajectory(params, edge_index, batches, config):
 
 
 def fit(params, examples, order, config):
-    """The training loop on the seed's examples in an injected data order (see np_ref.fit): step t trains on
+    """The training loop on the seed's examples in an injected data order (as np_ref.fit): step t trains on
     examples[order[t]]. Returns ``trajectory``'s output; the same taps."""
-    edge_index, batches = np_ref.batches_from_examples(examples, order)
+    edge_index, batches = spec._batches_from_examples(examples, order)
     return trajectory(params, edge_index, batches, config)
 
-
-COMPONENTS = {
-    "train.warmup_lrs": warmup_lrs,
-    "train.clip": clip,
-    "train.optimizer_steps": optimizer_steps,
-    "train.plateau": plateau,
-    "train.early_stopping": early_stopping,
-    "train.value_targets": value_targets,
-    "train.make_examples": make_examples,
-    "train.trajectory": trajectory,
-    "train.fit": fit,
-}

@@ -1,22 +1,5 @@
-"""Training pieces of the seed trainer, NumPy float64 oracle (torch semantics, which are the reference).
-
-    warmup        W = int(0.15 * total_steps); step k (from 0) uses lr * min(k + 1, W) / W, then lr
-                  (W = 0: lr from the first step).
-    clip          c = min(1, max_norm / (||g||_global + 1e-6)); g <- c g      (torch.nn.utils.clip_grad_norm_)
-    optimizer     g <- clip(g); g <- g + wd * p  (coupled decay, torch.optim.Adam(weight_decay=wd));
-                  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  t <- t + 1
-                  p <- p - lr_t / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-    plateau       torch ReduceLROnPlateau, mode min, threshold_mode rel: an epoch is better if
-                  loss < best * (1 - threshold); after MORE than ``patience`` bad epochs
-                  lr <- max(lr * factor, min_lr) (if that lowers it by more than 1e-8), then ``cooldown``
-                  epochs during which bad epochs are not counted.
-    early stop    better if loss < best - min_delta; stop at the epoch where ``patience`` epochs in a
-                  row were not better; the best epoch's parameters are restored when it stops.
-    value target  the final outcome on EVERY position: winner 0 draw -> 0; otherwise +1 / -1 from the
-                  perspective of the player to move ("alternating") or of the first player ("fixed").
-    loop          per step: loss = pw * policy + vw * value + l2 on the batch, gradient (by hand here:
-                  nets.np_ref._vjp), clip, coupled decay, Adam at the warmup learning rate (total = N steps).
-"""
+"""Training pieces of the seed trainer, NumPy float64 oracle (torch semantics, which are the reference; the
+equations: spec.py)."""
 
 from __future__ import annotations
 
@@ -25,28 +8,17 @@ import numpy as np
 from harness.tap import active as tap_active
 from harness.tap import tap
 from reference.nets import encoding
-
-WARMUP_FRACTION = 0.15
-CLIP_EPS = 1e-6  # torch's clip_grad_norm_: max_norm / (norm + 1e-6)
-PERSPECTIVES = ("alternating", "fixed")
+from reference.train import spec
 
 
 def _f64(x):
     return np.asarray(x, dtype=np.float64)
 
 
-def warmup_steps(total_steps):
-    """W = int(0.15 * total_steps): the number of warmup steps."""
-    if int(total_steps) != total_steps or total_steps < 1:
-        raise ValueError(f"warmup: total_steps must be a positive integer, got total_steps={total_steps!r}")
-    return int(WARMUP_FRACTION * int(total_steps))
-
-
 def warmup_lrs(base_lr, total_steps, num_steps):
     """(num_steps,) learning rate used at step k = 0..num_steps-1: lr * min(k + 1, W) / W, W = int(0.15 T)."""
-    if not base_lr > 0:
-        raise ValueError(f"warmup: base_lr must be > 0, got base_lr={base_lr!r}")
-    w = warmup_steps(total_steps)
+    spec._check_base_lr(base_lr)
+    w = spec._warmup_steps(total_steps)
     k = np.arange(int(num_steps), dtype=np.float64)
     if w == 0:
         return np.full(k.shape, float(base_lr))
@@ -54,16 +26,16 @@ def warmup_lrs(base_lr, total_steps, num_steps):
 
 
 def clip(grads, max_norm=1.0):
-    """g * min(1, max_norm / (||g||_global + 1e-6))  (torch.nn.utils.clip_grad_norm_ semantics)."""
-    if not max_norm > 0:
-        raise ValueError(f"clip: max_norm must be > 0, got max_norm={max_norm!r}")
+    """g clipped to global norm ``max_norm``
+    (torch.nn.utils.clip_grad_norm_): g * min(1, max_norm / (||g||_global + 1e-6))."""
+    spec._check_max_norm(max_norm)
     g = {k: _f64(v) for k, v in grads.items()}
     norm = np.sqrt(sum(np.sum(v * v) for v in g.values()))
-    coef = min(1.0, max_norm / (norm + CLIP_EPS))
+    coef = min(1.0, max_norm / (norm + spec.CLIP_EPS))
     return {k: v * coef for k, v in g.items()}
 
 
-def adam_step(p, g, m, v, t, lr, weight_decay, b1=0.9, b2=0.999, eps=1e-8):
+def _adam_step(p, g, m, v, t, lr, weight_decay, b1=0.9, b2=0.999, eps=1e-8):
     """One step of torch.optim.Adam(weight_decay) on a dict of float64 arrays, in place; t counts from 1."""
     for k in p:
         gk = g[k] + weight_decay * p[k]
@@ -81,17 +53,14 @@ def optimizer_steps(params, grads_seq, lrs, weight_decay=1e-4, max_norm=1.0, b1=
     v2 = {k: np.zeros_like(v) for k, v in p.items()}
     out = []
     for t, lr in enumerate(np.asarray(lrs, dtype=np.float64).tolist(), start=1):
-        adam_step(p, clip(grads_seq[t - 1], max_norm), m, v2, t, lr, weight_decay, b1, b2, eps)
+        _adam_step(p, clip(grads_seq[t - 1], max_norm), m, v2, t, lr, weight_decay, b1, b2, eps)
         out.append({k: val.copy() for k, val in p.items()})
     return out
 
 
 def plateau(epoch_losses, lr, factor=0.5, patience=2, threshold=1e-4, cooldown=0, min_lr=0.0):
     """(num_epochs,) learning rate after each epoch's ReduceLROnPlateau step (torch semantics)."""
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"plateau: factor must be in (0, 1), got factor={factor!r}")
-    if int(patience) != patience or patience < 0:
-        raise ValueError(f"plateau: patience must be a non-negative integer, got patience={patience!r}")
+    spec._check_plateau(factor, patience)
     best, bad, cool, cur = np.inf, 0, 0, float(lr)
     out = []
     for loss in np.asarray(epoch_losses, dtype=np.float64).tolist():
@@ -115,12 +84,9 @@ def early_stopping(epoch_losses, epoch_params, patience=5, min_delta=1e-3):
     """Monitor ``epoch_losses``; returns {"stopped", "stop_epoch", "best_epoch", "params"}: the epoch at
     which it stopped (the last epoch if it never did) and the parameters in force afterwards -- the
     best epoch's when it stopped, the last epoch's otherwise (copies, dtype kept)."""
-    if int(patience) != patience or patience < 1:
-        raise ValueError(f"early_stopping: patience must be a positive integer, got patience={patience!r}")
+    spec._check_patience(patience)
     losses = np.asarray(epoch_losses, dtype=np.float64).tolist()
-    if len(losses) != len(epoch_params) or not losses:
-        raise ValueError(f"early_stopping: {len(losses)} losses for {len(epoch_params)} parameter sets "
-                         "(need one per epoch, at least one epoch)")
+    spec._check_epochs(len(losses), len(epoch_params))
     best, best_epoch, count = np.inf, -1, 0
     best_params, current = None, None
     for e, (loss, params) in enumerate(zip(losses, epoch_params)):
@@ -136,19 +102,12 @@ def early_stopping(epoch_losses, epoch_params, patience=5, min_delta=1e-3):
             "params": {k: np.array(v, copy=True) for k, v in current.items()}}
 
 
-def _check_outcome(winner, perspective):
-    if perspective not in PERSPECTIVES:
-        raise ValueError(f"value_targets: perspective must be one of {PERSPECTIVES}, got {perspective!r}")
-    if winner not in (0, 1, 2):
-        raise ValueError(f"value_targets: winner must be 0 (draw), 1 (first) or 2 (second), got {winner!r}")
-
-
 def value_targets(player_role, winner, perspective="alternating"):
     """(T,) float32 value target of every position of one game (the final outcome on every position):
     draw -> 0; "alternating": +1 if the player to move at t (role 0 first, 1 second) won, else -1;
     "fixed": +1 if the first player won, -1 if the second did."""
     winner = int(winner)
-    _check_outcome(winner, perspective)
+    spec._check_outcome(winner, perspective)
     role = np.asarray(player_role).astype(np.int64)
     if winner == 0:
         return np.zeros(role.shape, np.float32)
@@ -163,9 +122,7 @@ def make_examples(colours, policies, player_role, winner, perspective="alternati
     colours = np.asarray(colours)
     policies = np.asarray(policies, dtype=np.float32)
     role = np.asarray(player_role).astype(np.int64)
-    if colours.shape != policies.shape or colours.shape[:1] != role.shape:
-        raise ValueError(f"make_examples: colours {colours.shape}, policies {policies.shape} and "
-                         f"player_role {role.shape} must agree on (T, E)")
+    spec._check_examples(colours.shape, policies.shape, role.shape)
     values = value_targets(role, winner, perspective)
     out = []
     for t in range(colours.shape[0]):
@@ -177,10 +134,6 @@ def make_examples(colours, policies, player_role, winner, perspective="alternati
 # ---------------------------------------------------------------------------------------------------
 # the training loop
 # ---------------------------------------------------------------------------------------------------
-
-DEFAULT_CONFIG = {"lr": 1e-3, "weight_decay": 1e-4, "max_norm": 1.0, "policy_weight": 1.0, "value_weight": 1.0,
-                  "l2_coeff": 1e-5}
-
 
 def _global_norm(tree):
     return np.sqrt(sum(np.sum(_f64(v) ** 2) for v in tree.values()))
@@ -196,7 +149,7 @@ def trajectory(params, edge_index, batches, config):
     from reference.losses import np_ref as losses
     from reference.nets import np_ref as nets
 
-    cfg = {**DEFAULT_CONFIG, **dict(config)}
+    cfg = {**spec.DEFAULT_CONFIG, **dict(config)}
     num_steps = int(np.shape(batches["value"])[0])
     lrs = warmup_lrs(cfg["lr"], num_steps, num_steps)
     p = {k: _f64(v) for k, v in params.items()}
@@ -225,50 +178,16 @@ def trajectory(params, edge_index, batches, config):
         if tap_active():
             tap("train.grad_norm.before_clip", _global_norm(grads))
             tap("train.grad_norm.after_clip", _global_norm(clipped))
-        adam_step(p, clipped, m, v2, t + 1, float(lrs[t]), cfg["weight_decay"])
+        _adam_step(p, clipped, m, v2, t + 1, float(lrs[t]), cfg["weight_decay"])
         tap("train.params", p)
         out[f"step_{t:02d}"] = {"loss": np.float64(data_loss + l2), "params": {k: w.copy() for k, w in p.items()}}
     return out
-
-
-def _host(x):
-    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
-
-
-def batches_from_examples(examples, order):
-    """(edge_index (2, 2E), batches) from the seed's examples (``make_examples``: a list of dicts with
-    board_state.edge_index / edge_attr, policy, value, player_role; arrays of any framework) taken in the
-    injected ``order``: (S, B) example indices, one batch per step."""
-    order = np.asarray(order, np.int64)
-    if order.ndim != 2 or order.size == 0:
-        raise ValueError(f"fit: order must be a non-empty (steps, batch) array of example indices, got shape "
-                         f"{order.shape}")
-    if order.min() < 0 or order.max() >= len(examples):
-        raise ValueError(f"fit: order indexes examples 0..{len(examples) - 1}, got {order.min()}..{order.max()}")
-    pick = lambda f: np.stack([np.stack([_host(f(examples[i])) for i in row]) for row in order])
-    batches = {"edge_attr": pick(lambda e: e["board_state"]["edge_attr"]).astype(np.float32),
-               "player_role": pick(lambda e: e["player_role"]).astype(np.int64),
-               "policy": pick(lambda e: e["policy"]).astype(np.float32),
-               "value": pick(lambda e: e["value"]).astype(np.float32)}
-    return _host(examples[0]["board_state"]["edge_index"]), batches
 
 
 def fit(params, examples, order, config):
     """The training loop on the seed's examples in an injected data order (instead of the trainer's own
     shuffle): step t trains on examples[order[t]]. Returns ``trajectory``'s output (loss before each step,
     parameters after it); the same taps."""
-    edge_index, batches = batches_from_examples(examples, order)
+    edge_index, batches = spec._batches_from_examples(examples, order)
     return trajectory(params, edge_index, batches, config)
 
-
-COMPONENTS = {
-    "train.warmup_lrs": warmup_lrs,
-    "train.clip": clip,
-    "train.optimizer_steps": optimizer_steps,
-    "train.plateau": plateau,
-    "train.early_stopping": early_stopping,
-    "train.value_targets": value_targets,
-    "train.make_examples": make_examples,
-    "train.trajectory": trajectory,
-    "train.fit": fit,
-}

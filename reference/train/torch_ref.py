@@ -1,4 +1,4 @@
-"""Training pieces of the seed trainer, PyTorch reference (torch.optim); semantics in np_ref.py.
+"""Training pieces of the seed trainer, PyTorch reference (torch.optim); the contract and semantics: spec.py.
 
 The optimiser step: ``clip_grad_norm_(max_norm)`` then ``torch.optim.Adam(weight_decay=wd).step()`` (coupled
 decay: wd * p is added to the clipped gradient), the learning rate set by a LambdaLR warmup.
@@ -16,29 +16,21 @@ from harness.tap import tap
 from reference.losses import torch_ref as losses
 from reference.nets import encoding
 from reference.nets import torch_ref as nets
-from reference.train import np_ref
-
-PERSPECTIVES = np_ref.PERSPECTIVES
+from reference.train import spec
 
 
-def warmup_steps(total_steps):
-    """W = int(0.15 * total_steps): the number of warmup steps."""
-    return np_ref.warmup_steps(total_steps)
-
-
-def warmup_lambda(total_steps):
+def _warmup_lambda(total_steps):
     """LambdaLR factor: step k (from 0) -> min(k + 1, W) / W; 1 when W = 0."""
-    w = warmup_steps(total_steps)
+    w = spec._warmup_steps(total_steps)
     return (lambda k: min(k + 1, w) / w) if w > 0 else (lambda k: 1.0)
 
 
 def warmup_lrs(base_lr, total_steps, num_steps):
     """(num_steps,) learning rate used at step k = 0..num_steps-1: lr * min(k + 1, W) / W, W = int(0.15 T)."""
-    if not base_lr > 0:
-        raise ValueError(f"warmup: base_lr must be > 0, got base_lr={base_lr!r}")
+    spec._check_base_lr(base_lr)
     p = torch.nn.Parameter(torch.zeros(()))
     opt = torch.optim.SGD([p], lr=float(base_lr))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_lambda(total_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_lambda(total_steps))
     out = []
     for _ in range(int(num_steps)):
         out.append(opt.param_groups[0]["lr"])  # the lr this step uses
@@ -49,9 +41,9 @@ def warmup_lrs(base_lr, total_steps, num_steps):
 
 
 def clip(grads, max_norm=1.0):
-    """torch.nn.utils.clip_grad_norm_: g * min(1, max_norm / (||g|| + 1e-6))."""
-    if not max_norm > 0:
-        raise ValueError(f"clip: max_norm must be > 0, got max_norm={max_norm!r}")
+    """g clipped to global norm ``max_norm``: torch.nn.utils.clip_grad_norm_ itself,
+    g * min(1, max_norm / (||g|| + 1e-6))."""
+    spec._check_max_norm(max_norm)
     ps = {k: torch.nn.Parameter(torch.zeros_like(v)) for k, v in grads.items()}
     for k, p in ps.items():
         p.grad = grads[k].detach().clone()
@@ -59,7 +51,7 @@ def clip(grads, max_norm=1.0):
     return {k: p.grad for k, p in ps.items()}
 
 
-def make_optimizer(parameters, lr, weight_decay=1e-4, b1=0.9, b2=0.999, eps=1e-8):
+def _make_optimizer(parameters, lr, weight_decay=1e-4, b1=0.9, b2=0.999, eps=1e-8):
     """torch.optim.Adam with coupled weight decay (NOT AdamW)."""
     return torch.optim.Adam(parameters, lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay)
 
@@ -69,7 +61,7 @@ def optimizer_steps(params, grads_seq, lrs, weight_decay=1e-4, max_norm=1.0, b1=
     Returns the list of parameter dicts after each step."""
     ps = {k: torch.nn.Parameter(v.detach().clone()) for k, v in params.items()}
     lrs = [float(x) for x in lrs]
-    opt = make_optimizer(list(ps.values()), lrs[0] if lrs else 1e-3, weight_decay, b1, b2, eps)
+    opt = _make_optimizer(list(ps.values()), lrs[0] if lrs else 1e-3, weight_decay, b1, b2, eps)
     out = []
     for t, lr in enumerate(lrs):
         for k, p in ps.items():
@@ -83,11 +75,9 @@ def optimizer_steps(params, grads_seq, lrs, weight_decay=1e-4, max_norm=1.0, b1=
 
 
 def plateau(epoch_losses, lr, factor=0.5, patience=2, threshold=1e-4, cooldown=0, min_lr=0.0):
-    """(num_epochs,) learning rate after each epoch's torch.optim.lr_scheduler.ReduceLROnPlateau step."""
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"plateau: factor must be in (0, 1), got factor={factor!r}")
-    if int(patience) != patience or patience < 0:
-        raise ValueError(f"plateau: patience must be a non-negative integer, got patience={patience!r}")
+    """(num_epochs,) learning rate after each epoch's ReduceLROnPlateau step (torch semantics): the
+    torch.optim.lr_scheduler one itself."""
+    spec._check_plateau(factor, patience)
     p = torch.nn.Parameter(torch.zeros(()))
     opt = torch.optim.SGD([p], lr=float(lr))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=factor, patience=int(patience),
@@ -106,7 +96,7 @@ class EarlyStopping:
 
     def __init__(self, patience=5, min_delta=1e-3):
         if int(patience) != patience or patience < 1:
-            raise ValueError(f"early_stopping: patience must be a positive integer, got patience={patience!r}")
+            spec._check_patience(patience)
         self.patience, self.min_delta = int(patience), float(min_delta)
         self.best, self.best_epoch, self.count, self.best_state = float("inf"), -1, 0, None
 
@@ -124,10 +114,8 @@ class EarlyStopping:
 
 
 def early_stopping(epoch_losses, epoch_params, patience=5, min_delta=1e-3):
-    """Monitor ``epoch_losses``; returns {"stopped", "stop_epoch", "best_epoch", "params"} (see np_ref)."""
-    if len(epoch_losses) != len(epoch_params) or not len(epoch_params):
-        raise ValueError(f"early_stopping: {len(epoch_losses)} losses for {len(epoch_params)} parameter sets "
-                         "(need one per epoch, at least one epoch)")
+    """Monitor ``epoch_losses``; returns {"stopped", "stop_epoch", "best_epoch", "params"} (as np_ref)."""
+    spec._check_epochs(len(epoch_losses), len(epoch_params))
     stopper = EarlyStopping(patience, min_delta)
     model = torch.nn.ParameterDict({k.replace(".", "_"): torch.nn.Parameter(v.detach().clone())
                                     for k, v in epoch_params[0].items()})
@@ -151,7 +139,7 @@ def value_targets(player_role, winner, perspective="alternating"):
     """(T,) float32 value target of every position of one game (the final outcome on every position):
     draw -> 0; "alternating": +1 if the player to move won, else -1; "fixed": first player's view."""
     winner = int(winner)
-    np_ref._check_outcome(winner, perspective)
+    spec._check_outcome(winner, perspective)
     role = torch.as_tensor(player_role).to(torch.int64)
     if winner == 0:
         return torch.zeros(role.shape, dtype=torch.float32)
@@ -161,13 +149,11 @@ def value_targets(player_role, winner, perspective="alternating"):
 
 
 def make_examples(colours, policies, player_role, winner, perspective="alternating"):
-    """The seed's training examples of one game (see np_ref.make_examples), as torch tensors."""
+    """The seed's training examples of one game (as np_ref.make_examples), as torch tensors."""
     colours = np.asarray(colours)
     role = torch.as_tensor(player_role).to(torch.int64)
     policies = torch.as_tensor(policies).to(torch.float32)
-    if colours.shape != tuple(policies.shape) or colours.shape[:1] != tuple(role.shape):
-        raise ValueError(f"make_examples: colours {colours.shape}, policies {tuple(policies.shape)} and "
-                         f"player_role {tuple(role.shape)} must agree on (T, E)")
+    spec._check_examples(colours.shape, tuple(policies.shape), tuple(role.shape))
     values = value_targets(role, winner, perspective)
     out = []
     for t in range(colours.shape[0]):
@@ -181,8 +167,6 @@ def make_examples(colours, policies, player_role, winner, perspective="alternati
 # the training loop
 # ---------------------------------------------------------------------------------------------------
 
-DEFAULT_CONFIG = {"lr": 1e-3, "weight_decay": 1e-4, "max_norm": 1.0, "policy_weight": 1.0, "value_weight": 1.0,
-                  "l2_coeff": 1e-5}
 
 
 def trajectory(params, edge_index, batches, config):
@@ -194,12 +178,12 @@ def trajectory(params, edge_index, batches, config):
 
 
 def _trajectory(params, edge_index, batches, config):
-    cfg = {**DEFAULT_CONFIG, **dict(config)}
+    cfg = {**spec.DEFAULT_CONFIG, **dict(config)}
     num_steps = int(batches["value"].shape[0])
     model = nets.to_native(params)
     model.train()  # no dropout / batch norm: train and eval modes compute the same function
-    opt = make_optimizer(model.parameters(), cfg["lr"], cfg["weight_decay"])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_lambda(num_steps))
+    opt = _make_optimizer(model.parameters(), cfg["lr"], cfg["weight_decay"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_lambda(num_steps))
     ei = torch.as_tensor(edge_index).to(torch.int64)
     out = {}
     for t in range(num_steps):
@@ -224,20 +208,8 @@ def _trajectory(params, edge_index, batches, config):
 
 
 def fit(params, examples, order, config):
-    """The training loop on the seed's examples in an injected data order (see np_ref.fit): step t trains on
+    """The training loop on the seed's examples in an injected data order (as np_ref.fit): step t trains on
     examples[order[t]]. Returns ``trajectory``'s output; the same taps."""
-    edge_index, batches = np_ref.batches_from_examples(examples, order)
+    edge_index, batches = spec._batches_from_examples(examples, order)
     return trajectory(params, edge_index, {k: torch.as_tensor(v) for k, v in batches.items()}, config)
 
-
-COMPONENTS = {
-    "train.warmup_lrs": warmup_lrs,
-    "train.clip": clip,
-    "train.optimizer_steps": optimizer_steps,
-    "train.plateau": plateau,
-    "train.early_stopping": early_stopping,
-    "train.value_targets": value_targets,
-    "train.make_examples": make_examples,
-    "train.trajectory": trajectory,
-    "train.fit": fit,
-}
