@@ -5,8 +5,8 @@
 Same game (clique game K_6, 4-clique, symmetric, E = 15), same table evaluator, same injected noise,
 profile ``classic`` (the one mctx reproduces), for batch sizes 1, 16, 64 and 32 / 128 simulations:
 
-* ``jax``   reference/mcts/search_jax.search_optimized (jit, vmap over games, lax loops)
-* ``mctx``  mctx.muzero_policy through reference/mcts/mctx_oracle.search_optimized
+* ``jax``   reference/mcts/search/jax_ref.py, compiled at XLA's default optimisation (jit, vmap over games, lax loops)
+* ``mctx``  mctx.muzero_policy through reference/mcts/search/mctx_oracle.search_optimized
 * ``torch`` reference/mcts/search_torch.search (batched in lockstep, eager CPU)
 * ``numpy`` reference/mcts/search_np.search (the readable float64 oracle, one game at a time)
 
@@ -43,7 +43,11 @@ import jax
 import torch
 
 from reference.mcts import config as C
-from reference.mcts import game_np, search_jax, search_np, search_torch
+from reference.mcts.game import np_ref as game_np
+from reference.mcts.game import states as game_states
+from reference.mcts.search import jax_ref as search_jax
+from reference.mcts.search import np_ref as search_np
+from reference.mcts.search import torch_ref as search_torch
 
 GAME = C.GameConfig(6, 4, "symmetric")
 
@@ -53,14 +57,14 @@ def positions(batch: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < batch:
-        s = game_np.initial_state(GAME, batch=None)
+        s = game_states.initial_state(GAME, batch=None)
         for a in rng.permutation(GAME.num_edges)[: rng.integers(0, GAME.num_edges // 2)]:
             nxt = game_np.apply_move(s, np.int64(a), GAME)
             if nxt["outcome"] != 0:
                 break
             s = nxt
         out.append(s)
-    return game_np.stack(out)
+    return game_states.stack(out)
 
 
 def _timed(fn, repeats, min_total=0.3, max_runs=50):
@@ -81,7 +85,7 @@ def _visits(out):
 
 def run(batches, sims_list, repeats, numpy_max_sims):
     try:
-        from reference.mcts import mctx_oracle
+        from reference.mcts.search import mctx_oracle
     except ImportError:  # pragma: no cover - mctx optional
         mctx_oracle = None
     torch.set_num_threads(1)
@@ -96,7 +100,7 @@ def run(batches, sims_list, repeats, numpy_max_sims):
             st_t = {k: torch.as_tensor(v) for k, v in st.items()}
             noise_t = torch.as_tensor(noise)
             impls = {
-                "jax": lambda: jax.block_until_ready(search_jax.search_optimized(st_j, noise_j, cfg)),
+                "jax": lambda: jax.block_until_ready(search_jax._run(st_j, noise_j, cfg, optimized=True)),
                 "torch": lambda: search_torch.search(st_t, noise_t, cfg),
             }
             if mctx_oracle is not None:

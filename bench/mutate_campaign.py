@@ -30,17 +30,17 @@ CHEAP = [
     ("reference/eggroll/{fw}_ref.py", ("noise_epoch", "pair_index_sign", "lowrank_noise", "_lowrank_from_z",
                                        "fullrank_noise", "_fullrank_from_eps", "_fullrank_from_z", "shape_fitness",
                                        "_shape_fitness", "lowrank_update", "fullrank_update")),
-    ("reference/mcts/search_{fw}.py", ("puct_scores", "_puct", "backup", "_backup", "temperature",
-                                       "target_policy", "select_move", "mix_noise", "_mix_noise", "noise_alpha",
-                                       "mask_renorm", "_settings", "_lookup", "_argmax")),
-    ("reference/mcts/tables.py", ()),
+    ("reference/mcts/search/{fw}_ref.py", ("puct_scores", "_puct", "backup", "_backup", "temperature",
+                                            "target_policy", "select_move", "mix_noise", "_mix_noise", "noise_alpha",
+                                            "_mask_renorm", "_settings", "_lookup", "_argmax")),
+    ("reference/mcts/search/tables.py", ()),
 ]
 ALL = CHEAP + [
     ("reference/train/{fw}_ref.py", ()),
     ("reference/eggroll/{fw}_ref.py", ()),
     ("reference/eggroll/config.py", ()),
-    ("reference/mcts/search_{fw}.py", ()),
-    ("reference/mcts/game_{fw}.py", ()),
+    ("reference/mcts/search/{fw}_ref.py", ()),
+    ("reference/mcts/game/{fw}_ref.py", ()),
     ("reference/mcts/config.py", ()),
     ("reference/nets/{fw}_ref.py", ()),
 ]

@@ -24,9 +24,11 @@ import dataclasses
 import numpy as np
 
 from harness.base import Check, Control, Exact, Knob, Statistical, Tolerance
-from reference.mcts import game_np, search_np
 from reference.mcts.config import GameConfig, default_config, profile
-from reference.mcts.evaluator import table_evaluator_np
+from reference.mcts.game import np_ref as game_np
+from reference.mcts.game import states as game_states
+from reference.mcts.search import np_ref as search_np
+from reference.mcts.search.np_ref import table_evaluator as table_evaluator_np
 
 B = 4  # positions per batch (fixed: one JAX compile per config)
 READS = 64
@@ -95,7 +97,7 @@ def _np(c, x):
 
 def random_position(rng, game, moves: int, allow_terminal: bool = False):
     """A single state after ``moves`` random legal moves (None if the game ended and not allowed)."""
-    s = game_np.initial_state(game, batch=None)
+    s = game_states.initial_state(game, batch=None)
     for _ in range(moves):
         legal = np.flatnonzero(game_np.legal_moves(s, game))
         if legal.size == 0:
@@ -113,11 +115,11 @@ def positions(rng, game, count: int, lo: int = 0, hi: int | None = None, allow_t
         s = random_position(rng, game, int(rng.integers(lo, hi + 1)), allow_terminal)
         if s is not None:
             out.append(s)
-    return game_np.stack(out)
+    return game_states.stack(out)
 
 
 def _state(x):
-    return {k: np.asarray(x[k], np.int32) for k in game_np.STATE_KEYS}
+    return {k: np.asarray(x[k], np.int32) for k in game_states.STATE_KEYS}
 
 
 def _root_noise(seed, states, config):
@@ -131,11 +133,11 @@ def screened_search_case(rng, config, count=B, lo=0, hi=None):
         s = positions(rng, config.game, 1, lo, hi)
         z = _root_noise(int(rng.integers(2**31)), s, config)
         d = search_np.Diagnostics()
-        search_np.search(s, z, config, diagnostics=d)
+        search_np.Oracle(diagnostics=d).search(s, z, config)
         if d.min_rel_margin >= NEAR_TIE:
-            keep.append(game_np.take(s, 0))
+            keep.append(game_states.take(s, 0))
             noises.append(z[0])
-    return {"states": _state(game_np.stack(keep)), "noise": np.stack(noises).astype(np.float32)}
+    return {"states": _state(game_states.stack(keep)), "noise": np.stack(noises).astype(np.float32)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -238,7 +240,9 @@ def _puct_inputs(seed):
         e = cfg.num_edges
         states = positions(rng, cfg.game, 8)
         valid = game_np.legal_moves(states, cfg.game)
-        priors = search_np.mask_renorm(table_evaluator_np(states)[0], valid, cfg).astype(np.float32)
+        # the evaluator's priors masked and renormalised (mix_noise without root noise)
+        priors = search_np.mix_noise(table_evaluator_np(states)[0], 0.0, valid, 0, cfg.replace(root_noise=False))
+        priors = priors.astype(np.float32)
         n = np.where(valid, rng.integers(0, 12, (8, e)), 0)
         n[0] = 0  # a fresh node: only U matters
         w = np.where(n > 0, rng.integers(-2 * 128, 2 * 128 + 1, (8, e)) * n / 128.0, 0.0) / 2.0
@@ -477,9 +481,9 @@ def _behaviour_inputs(seed):
     states, targets = [], []
     for line, move in ((WIN_LINE, WIN_MOVE),) * (B // 2) + ((BLOCK_LINE, BLOCK_MOVE),) * (B - B // 2):
         perm = rng.permutation(g.n)
-        states.append(game_np.play(_relabel(line, perm, g), g))
+        states.append(game_states.play(_relabel(line, perm, g), g))
         targets.append(_relabel([move], perm, g)[0])
-    s = game_np.stack(states)
+    s = game_states.stack(states)
     out = {"tactics": {"states": _state(s), "noise": _root_noise(int(rng.integers(2**31)), s, AZ_BEHAVIOUR),
                        "target": np.array(targets, np.int32)}}
     s = positions(rng, g, B, lo=0, hi=4)
@@ -497,7 +501,7 @@ def _behaviour_run(c, case):
         return actual, expected
     x = case["wide"]
     v = _np(c, c["mcts.search"](x["states"], x["noise"], AZ_WIDE_C)["visits"]).astype(np.float64)
-    states = {k: _np(c, x["states"][k]) for k in game_np.STATE_KEYS}
+    states = {k: _np(c, x["states"][k]) for k in game_states.STATE_KEYS}
     valid = game_np.legal_moves(states, AZ.game)
     # the root priors the spec prescribes for zero noise (clipped to 0.01, w = 0.25 (1 - p)), in float64
     p = search_np.mix_noise(table_evaluator_np(states)[0], np.zeros(valid.shape), valid, states["move_count"], AZ)
@@ -616,7 +620,7 @@ def _network_inputs(seed):
     """Positions, noise, canonical net params, and ``decided``: the positions whose oracle search has no
     near-tie -- neither a PUCT margin below NEAR_TIE nor a raw network output within NET_DELTA of its
     quantisation boundary (reference/mcts/evaluator.py). Only decided positions are compared."""
-    from reference.mcts.evaluator import NET_DELTA, NetworkEvaluatorNP
+    from reference.mcts.search.spec import NET_DELTA
     from reference.nets import np_ref as nets
 
     rng = np.random.default_rng(seed)
@@ -626,9 +630,8 @@ def _network_inputs(seed):
         noise = _root_noise(int(rng.integers(2**31)), states, AZ_NET)
         decided = np.zeros(NET_B, bool)
         for b in range(NET_B):
-            d, ev = search_np.Diagnostics(), NetworkEvaluatorNP(params)
-            search_np.search(game_np.stack([game_np.take(states, b)]), noise[b:b + 1], AZ_NET, evaluator=ev,
-                             diagnostics=d)
+            d, ev = search_np.Diagnostics(), search_np.NetworkEvaluator(params)
+            search_np.Oracle(ev, d).search(game_states.stack([game_states.take(states, b)]), noise[b:b + 1], AZ_NET)
             decided[b] = d.min_rel_margin >= NEAR_TIE and ev.min_boundary_distance >= NET_DELTA
         if decided.sum() >= NET_B // 2:
             return {"params": params, "states": _state(states), "noise": noise, "decided": decided}

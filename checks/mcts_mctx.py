@@ -38,9 +38,10 @@ def _config(num_reads=NUM_READS):
 def _play(perm, moves, game):
     """The state after playing up to ``moves`` edges of ``perm`` in order, skipping any edge that would end
     the game (the roots stay ongoing, close to the end: terminal leaves are inside the search horizon)."""
-    from reference.mcts import game_np
+    from reference.mcts.game import np_ref as game_np
+    from reference.mcts.game import states as game_states
 
-    s = game_np.initial_state(game, batch=None)
+    s = game_states.initial_state(game, batch=None)
     played = 0
     for a in perm:
         if played == moves:
@@ -52,10 +53,12 @@ def _play(perm, moves, game):
 
 
 def _case(perms, moves, seed):
-    from reference.mcts import game_np, search_np
+    from reference.mcts.game import np_ref as game_np
+    from reference.mcts.game import states as game_states
+    from reference.mcts.search import np_ref as search_np
 
     cfg = _config()
-    states = game_np.stack([_play(p, m, cfg.game) for p, m in zip(perms, moves)])
+    states = game_states.stack([_play(p, m, cfg.game) for p, m in zip(perms, moves)])
     valid = game_np.legal_moves(states, cfg.game)
     noise = search_np.sample_noise(seed, valid, cfg)
     return {"states": {k: np.asarray(v, np.int32) for k, v in states.items()}, "noise": noise}
@@ -80,7 +83,7 @@ def _strategy():
 
 @functools.lru_cache(maxsize=32)
 def _mctx_cached(key):
-    from reference.mcts import mctx_oracle
+    from reference.mcts.search import mctx_oracle
 
     states = {k: np.frombuffer(b, dtype=np.int32).reshape(shape) for k, (b, shape) in key[0]}
     noise = np.frombuffer(key[1], dtype=np.float32).reshape(key[2])

@@ -100,9 +100,9 @@ def _order_ignored(orig):
 def table_evaluator_of(framework: str, game):
     """The harness's table evaluator of ONE state, in ``framework`` (what a user's search receives).
     Cached per (framework, game): the JAX search compiles once per evaluator object."""
-    from reference.mcts import evaluator as ev
+    from reference.mcts.search import jax_ref, np_ref, torch_ref
 
-    batched = {"numpy": ev.table_evaluator_np, "jax": ev.table_evaluator_jax, "torch": ev.table_evaluator_torch}
+    batched = {"numpy": np_ref.table_evaluator, "jax": jax_ref.table_evaluator, "torch": torch_ref.table_evaluator}
     table = batched[framework]
 
     def evaluate(state):

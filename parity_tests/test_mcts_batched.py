@@ -18,7 +18,12 @@ numerics.pin()
 import torch
 
 from reference.mcts import config as C
-from reference.mcts import game_np, search_jax, search_np, search_torch, tables
+from reference.mcts.game import np_ref as game_np
+from reference.mcts.game import states as game_states
+from reference.mcts.search import jax_ref as search_jax
+from reference.mcts.search import np_ref as search_np
+from reference.mcts.search import tables
+from reference.mcts.search import torch_ref as search_torch
 
 B = 4  # the batch shape and configs of checks/mcts.py (AZ, CL): JAX compiles are shared in one process
 G_SYM = C.GameConfig(5, 3, "symmetric")
@@ -31,13 +36,13 @@ def _positions(game, rng, batch=B, lo=0, hi=None):
     hi = game.num_edges - 1 if hi is None else hi
     out = []
     for _ in range(batch):
-        s = game_np.initial_state(game, batch=None)
+        s = game_states.initial_state(game, batch=None)
         for a in rng.permutation(game.num_edges)[: rng.integers(lo, hi)]:
             if s["outcome"] != 0:
                 break
             s = game_np.apply_move(s, np.int64(a), game)
         out.append(s)
-    return game_np.stack(out)
+    return game_states.stack(out)
 
 
 def _np(out):
@@ -130,9 +135,9 @@ def test_batch_rows_are_independent():
 
 def test_terminal_root_is_not_searched():
     cfg = AZ
-    won = game_np.play([0, 9, 1, 8, 4], cfg.game)  # first player owns the triangle (0,1,2): edges 0, 1, 4
+    won = game_states.play([0, 9, 1, 8, 4], cfg.game)  # first player owns the triangle (0,1,2): edges 0, 1, 4
     assert won["outcome"] == 1
-    st = game_np.stack([won, game_np.play([0], cfg.game), won, game_np.play([], cfg.game)])
+    st = game_states.stack([won, game_states.play([0], cfg.game), won, game_states.play([], cfg.game)])
     noise = search_np.sample_noise(0, game_np.legal_moves(st, cfg.game), cfg)
     oracle = search_np.search(st, noise, cfg)
     for impl in (search_jax, search_torch):
@@ -145,7 +150,7 @@ def test_terminal_root_is_not_searched():
 
 def test_classic_budget_counts_simulations():
     cfg = CL
-    st = game_np.stack([game_np.initial_state(cfg.game, None)] * B)
+    st = game_states.stack([game_states.initial_state(cfg.game, None)] * B)
     noise = search_np.sample_noise(0, game_np.legal_moves(st, cfg.game), cfg)
     for impl in (search_jax, search_torch):
         np.testing.assert_array_equal(_np(impl.search(st, noise, cfg))["visits"].sum(-1), [64] * B)
@@ -241,7 +246,7 @@ def test_bad_inputs_raise_value_errors():
 
 def test_mctx_oracle_rejects_inexpressible_configs():
     pytest.importorskip("mctx")
-    from reference.mcts import mctx_oracle
+    from reference.mcts.search import mctx_oracle
 
     cfg = C.profile("classic", game=C.GameConfig(5, 3))
     st, noise = _case(cfg, 0, batch=2)
@@ -253,7 +258,7 @@ def test_mctx_oracle_rejects_inexpressible_configs():
 
 def test_torch_network_search_matches_oracle_on_decided_positions():
     # the JAX network search is exercised by checks/mcts.py's mcts.visits.network (one compile there)
-    from reference.mcts.evaluator import NET_DELTA, NetworkEvaluatorNP
+    from reference.mcts.search.spec import NET_DELTA
     from reference.nets import np_ref as nets_np
     from reference.nets import torch_ref as nets_torch
 
@@ -263,8 +268,8 @@ def test_torch_network_search_matches_oracle_on_decided_positions():
     out = _np(search_torch.search_network(st, noise, cfg, nets_torch.to_native(params)))
     decided = 0
     for b in range(B):
-        d, ev = search_np.Diagnostics(), NetworkEvaluatorNP(params)
-        o = search_np.search({k: v[b:b + 1] for k, v in st.items()}, noise[b:b + 1], cfg, evaluator=ev, diagnostics=d)
+        d, ev = search_np.Diagnostics(), search_np.NetworkEvaluator(params)
+        o = search_np.Oracle(ev, d).search({k: v[b:b + 1] for k, v in st.items()}, noise[b:b + 1], cfg)
         if d.min_rel_margin >= 1e-5 and ev.min_boundary_distance >= NET_DELTA:  # not a near-tie
             decided += 1
             np.testing.assert_array_equal(out["visits"][b], o["visits"][0])

@@ -13,9 +13,11 @@ from harness.numerics import pin
 
 pin()
 
-from reference.mcts import evaluator as ev
-from reference.mcts import game_np
 from reference.mcts.config import CLASSIC, GameConfig, MCTSConfig, default_config, profile
+from reference.mcts.game import np_ref as game_np
+from reference.mcts.game import states as game_states
+from reference.mcts.search import np_ref as search_np
+from reference.mcts.search import spec as search_spec
 from reference.nets import encoding
 
 G5 = GameConfig(5, 3, "symmetric")
@@ -23,7 +25,7 @@ EDGE = {tuple(uv): i for i, uv in enumerate(encoding.edge_list(5).tolist())}
 
 
 def play(uvs, game=G5):
-    return game_np.play([EDGE[tuple(uv)] for uv in uvs], game)
+    return game_states.play([EDGE[tuple(uv)] for uv in uvs], game)
 
 
 # ------------------------------------------------------------------------------------------- rules
@@ -31,7 +33,7 @@ def play(uvs, game=G5):
 
 def test_cliques_are_the_k_subsets():
     for n, k in ((4, 3), (5, 3), (6, 4)):
-        cl = game_np.cliques(GameConfig(n, k))
+        cl = game_states.cliques(GameConfig(n, k))
         assert cl.shape == (math.comb(n, k), k * (k - 1) // 2)
         el = encoding.edge_list(n)
         for row, vs in zip(cl, itertools.combinations(range(n), k)):
@@ -89,7 +91,7 @@ def test_apply_move_rejects_illegal_actions():
     with pytest.raises(ValueError, match="out of range"):
         game_np.apply_move(s, np.int64(10), G5)
     with pytest.raises(ValueError, match="E=10"):
-        game_np.legal_moves(game_np.initial_state(GameConfig(6, 3)), G5)
+        game_np.legal_moves(game_states.initial_state(GameConfig(6, 3)), G5)
 
 
 def test_encode_matches_nets_encoding():
@@ -114,7 +116,7 @@ def _random_batch(game, count, rng):
             continue
         states.append(s)
         actions.append(rng.choice(np.flatnonzero(game_np.legal_moves(s, game))))
-    return game_np.stack(states), np.array(actions, np.int32)
+    return game_states.stack(states), np.array(actions, np.int32)
 
 
 GAMES = [GameConfig(4, 3), GameConfig(5, 3), GameConfig(6, 4, "asymmetric"), GameConfig(6, 3, "asymmetric")]
@@ -125,7 +127,8 @@ def test_jax_and_torch_games_equal_numpy(game):
     import jax.numpy as jnp
     import torch
 
-    from reference.mcts import game_jax, game_torch
+    from reference.mcts.game import jax_ref as game_jax
+    from reference.mcts.game import torch_ref as game_torch
 
     rng = np.random.default_rng(game.n * 10 + game.k)
     states, actions = _random_batch(game, 64, rng)
@@ -133,7 +136,7 @@ def test_jax_and_torch_games_equal_numpy(game):
     for mod, conv in ((game_jax, jnp.asarray), (game_torch, torch.as_tensor)):
         s = {k: conv(v) for k, v in states.items()}
         got = mod.apply_move(s, conv(actions), game)
-        for k in game_np.STATE_KEYS:
+        for k in game_states.STATE_KEYS:
             np.testing.assert_array_equal(np.asarray(got[k]), after[k], err_msg=f"{mod.__name__} {k}")
         for st, ref in ((s, states), ({k: conv(v) for k, v in after.items()}, after)):
             np.testing.assert_array_equal(np.asarray(mod.legal_moves(st, game)), game_np.legal_moves(ref, game))
@@ -156,11 +159,14 @@ def test_table_evaluator_bit_identical(e):
     import jax.numpy as jnp
     import torch
 
+    from reference.mcts.search import jax_ref as search_jax
+    from reference.mcts.search import torch_ref as search_torch
+
     rng = np.random.default_rng(e)
     st = {"colours": rng.integers(0, 3, (300, e)).astype(np.int32), "to_play": rng.integers(0, 2, 300).astype(np.int32)}
-    p0, v0 = ev.table_evaluator_np(st)
-    p1, v1 = jax.jit(ev.table_evaluator_jax)({k: jnp.asarray(v) for k, v in st.items()})
-    p2, v2 = ev.table_evaluator_torch({k: torch.as_tensor(v) for k, v in st.items()})
+    p0, v0 = search_np.table_evaluator(st)
+    p1, v1 = jax.jit(search_jax.table_evaluator)({k: jnp.asarray(v) for k, v in st.items()})
+    p2, v2 = search_torch.table_evaluator({k: torch.as_tensor(v) for k, v in st.items()})
     for p, v in ((np.asarray(p1), np.asarray(v1)), (p2.numpy(), v2.numpy())):
         assert p.dtype == np.float32 and v.dtype == np.float32
         np.testing.assert_array_equal(p.view(np.uint32), p0.view(np.uint32))
@@ -172,14 +178,14 @@ def test_table_evaluator_bit_identical(e):
 
 def test_table_evaluator_is_a_function_of_the_state():
     s = play([(0, 1), (3, 4)])
-    p, v = ev.table_evaluator_np(s)
-    p2, v2 = ev.table_evaluator_np(game_np.stack([s, s]))
+    p, v = search_np.table_evaluator(s)
+    p2, v2 = search_np.table_evaluator(game_states.stack([s, s]))
     np.testing.assert_array_equal(p2[1], p)
     assert v2[0] == v
     other = dict(s, to_play=np.int32(1))
-    assert not np.array_equal(ev.table_evaluator_np(other)[0], p)  # the player to move is part of the key
+    assert not np.array_equal(search_np.table_evaluator(other)[0], p)  # the player to move is part of the key
     with pytest.raises(ValueError, match="E must be"):
-        ev.table_evaluator_np({"colours": np.zeros(67, np.int32), "to_play": np.int32(0)})
+        search_np.table_evaluator({"colours": np.zeros(67, np.int32), "to_play": np.int32(0)})
 
 
 # ------------------------------------------------------------------------------------------- config
@@ -238,18 +244,20 @@ def test_network_evaluator_quantised_alike():
     import torch
 
     from checks.mcts import positions
+    from reference.mcts.search import jax_ref as search_jax
+    from reference.mcts.search import torch_ref as search_torch
     from reference.nets import jax_ref as nets_jax
     from reference.nets import np_ref as nets_np
     from reference.nets import torch_ref as nets_torch
 
     params = nets_np.init_params(3, 5, hidden=16)
     states = positions(np.random.default_rng(0), G5, 64)
-    ref = ev.NetworkEvaluatorNP(params)
+    ref = search_np.NetworkEvaluator(params)
     p0, v0 = ref(states, G5)
-    assert ref.min_boundary_distance >= ev.NET_DELTA  # no output of this batch sits on a grid boundary
-    p1, v1 = ev.network_evaluator_jax({k: jnp.asarray(v) for k, v in states.items()}, G5, nets_jax.to_native(params))
-    p2, v2 = ev.network_evaluator_torch({k: torch.as_tensor(v) for k, v in states.items()}, G5,
-                                        nets_torch.to_native(params))
+    assert ref.min_boundary_distance >= search_spec.NET_DELTA  # no output of this batch sits on a grid boundary
+    p1, v1 = search_jax._network_evaluator({k: jnp.asarray(v) for k, v in states.items()}, G5, nets_jax.to_native(params))
+    p2, v2 = search_torch._network_evaluator({k: torch.as_tensor(v) for k, v in states.items()}, G5,
+                                             nets_torch.to_native(params))
     for p, v in ((np.asarray(p1), np.asarray(v1)), (p2.numpy(), v2.numpy())):
         np.testing.assert_array_equal(v.astype(np.float64), v0)
         np.testing.assert_allclose(p, p0, rtol=2e-6, atol=0)

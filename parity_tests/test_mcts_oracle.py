@@ -8,9 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from reference.mcts import game_np, search_np
 from reference.mcts.config import GameConfig, profile
-from reference.mcts.evaluator import table_evaluator_np
+from reference.mcts.game import np_ref as game_np
+from reference.mcts.game import states as game_states
+from reference.mcts.search import np_ref as search_np
+from reference.mcts.search.np_ref import table_evaluator as table_evaluator_np
 from reference.nets import encoding
 
 G5 = GameConfig(5, 3)
@@ -69,7 +71,7 @@ def test_mix_noise_by_hand():
     m = 0.75 * priors[0, [0, 2]] + 0.25 * noise[0, [0, 2]]
     np.testing.assert_allclose(got[[0, 2]], m / m.sum(), rtol=1e-15)
     # masked priors summing below 1e-8: uniform over valid
-    got = search_np.mask_renorm(np.array([[0.0, 1.0, 0.0]]), np.array([[True, False, True]]), az)
+    got = search_np._mask_renorm(np.array([[0.0, 1.0, 0.0]]), np.array([[True, False, True]]), az)
     np.testing.assert_array_equal(got, [[0.5, 0.0, 0.5]])
 
 
@@ -99,13 +101,13 @@ def test_target_policy_and_move_choice():
 
 
 def _search(cfg, state, noise=None):
-    s = game_np.stack([state])
+    s = game_states.stack([state])
     z = np.zeros((1, cfg.num_edges)) if noise is None else noise
     return {k: v[0] for k, v in search_np.search(s, z, cfg).items()}
 
 
 def test_budget_semantics():
-    s = game_np.play([EDGE[(0, 1)], EDGE[(2, 3)]], G5)
+    s = game_states.play([EDGE[(0, 1)], EDGE[(2, 3)]], G5)
     for reads in (2, 3, 16):
         assert _search(AZ.replace(num_reads=reads), s)["visits"].sum() == reads - 1  # the root's read counts
         assert _search(CL.replace(num_reads=reads), s)["visits"].sum() == reads
@@ -117,7 +119,7 @@ def test_budget_semantics():
 def test_three_reads_traced_by_hand():
     """alphazero_clique, 3 reads, no noise: expand root; visit argmax P; then compare Q + U again."""
     cfg = AZ.replace(num_reads=3, root_noise=False)
-    s = game_np.play([EDGE[(0, 1)], EDGE[(2, 3)], EDGE[(0, 2)], EDGE[(1, 3)]], G5)
+    s = game_states.play([EDGE[(0, 1)], EDGE[(2, 3)], EDGE[(0, 2)], EDGE[(1, 3)]], G5)
     valid = game_np.legal_moves(s, G5)
     p, v_root = table_evaluator_np(s)
     p = np.where(valid, p.astype(np.float64), 0.0)
@@ -141,8 +143,8 @@ def test_three_reads_traced_by_hand():
 
 def test_immediate_win_found_and_root_value():
     # first owns (0,1), (0,3) and can close (1,3) at once
-    s = game_np.play([EDGE[uv] for uv in [(1, 4), (1, 2), (0, 3), (0, 4), (0, 1), (0, 2)]], G5)
-    noise = search_np.sample_noise(0, game_np.legal_moves(game_np.stack([s]), G5), AZ)
+    s = game_states.play([EDGE[uv] for uv in [(1, 4), (1, 2), (0, 3), (0, 4), (0, 1), (0, 2)]], G5)
+    noise = search_np.sample_noise(0, game_np.legal_moves(game_states.stack([s]), G5), AZ)
     r = _search(AZ.replace(num_reads=64), s, noise)
     assert int(np.argmax(r["visits"])) == EDGE[(1, 3)]
     assert r["q"][EDGE[(1, 3)]] > 1.5  # W / (1 + N) of repeated +2 terminal backups
@@ -153,37 +155,36 @@ def test_immediate_win_found_and_root_value():
 def test_terminal_root_is_not_searched():
     cycle = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 4)]
     star = [(0, 2), (0, 3), (1, 3), (1, 4), (2, 4)]
-    s = game_np.play([EDGE[e] for pair in zip(cycle, star) for e in pair], G5)  # draw
+    s = game_states.play([EDGE[e] for pair in zip(cycle, star) for e in pair], G5)  # draw
     r = _search(AZ, s)
     assert r["visits"].sum() == 0 and r["value"] == 0.0
 
 
 def test_near_tie_detector():
-    s = game_np.stack([game_np.play([], G5)])
+    s = game_states.stack([game_states.play([], G5)])
     d = search_np.Diagnostics()
-    search_np.search(s, np.zeros((1, 10)), AZ.replace(root_noise=False), diagnostics=d)
+    search_np.Oracle(diagnostics=d).search(s, np.zeros((1, 10)), AZ.replace(root_noise=False))
     assert d.decisions >= AZ.num_reads - 1  # every read after the root's expansion decides at the root
     assert 0 < d.min_rel_margin <= 1
     # a uniform table: every first choice is a structural tie (identical W, N, P), not a near-tie
     uniform = lambda st, g: (np.full((1, 10), 0.1, np.float32), np.zeros(1, np.float32))
     d = search_np.Diagnostics()
-    search_np.search(s, np.zeros((1, 10)), AZ.replace(root_noise=False, num_reads=3), evaluator=uniform,
-                     diagnostics=d)
+    search_np.Oracle(uniform, d).search(s, np.zeros((1, 10)), AZ.replace(root_noise=False, num_reads=3))
     assert d.structural_ties >= 1
 
 
 def test_random_tie_break_differs():
-    s = game_np.stack([game_np.play([], G5)])
+    s = game_states.stack([game_states.play([], G5)])
     uniform = lambda st, g: (np.full((1, 10), 0.1, np.float32), np.zeros(1, np.float32))
     cfg = AZ.replace(root_noise=False, num_reads=4)
-    first = search_np.search(s, np.zeros((1, 10)), cfg, evaluator=uniform)["visits"][0]
+    first = search_np.Oracle(uniform).search(s, np.zeros((1, 10)), cfg)["visits"][0]
     np.testing.assert_array_equal(first, [1, 1, 1] + [0] * 7)  # ties -> first index
-    rnd = search_np.search(s, np.zeros((1, 10)), cfg.replace(tie_break="random"), evaluator=uniform)["visits"][0]
+    rnd = search_np.Oracle(uniform).search(s, np.zeros((1, 10)), cfg.replace(tie_break="random"))["visits"][0]
     assert rnd.sum() == 3 and not np.array_equal(rnd, first)
 
 
 def test_search_input_errors():
-    s = game_np.stack([game_np.play([], G5)])
+    s = game_states.stack([game_states.play([], G5)])
     with pytest.raises(ValueError, match="noise must have shape"):
         search_np.search(s, np.zeros((1, 9)), AZ)
     with pytest.raises(ValueError, match=r"states\['colours'\]"):
@@ -191,19 +192,19 @@ def test_search_input_errors():
 
 
 def test_network_evaluator_near_tie_detector():
-    """NetworkEvaluatorNP quantises (logits 2^-6, value 2^-7, floor) and records how close a raw output
+    """NetworkEvaluator quantises (logits 2^-6, value 2^-7, floor) and records how close a raw output
     came to a quantisation boundary: the check leaves a position out below NET_DELTA."""
-    from reference.mcts import evaluator as ev
+    from reference.mcts.search import spec as ev
     from reference.nets import np_ref as nets
 
-    evaluate = ev.NetworkEvaluatorNP(nets.init_params(0, 5, hidden=16))
-    s = game_np.stack([game_np.play([EDGE[(0, 1)], EDGE[(2, 3)]], G5)])
+    evaluate = search_np.NetworkEvaluator(nets.init_params(0, 5, hidden=16))
+    s = game_states.stack([game_states.play([EDGE[(0, 1)], EDGE[(2, 3)]], G5)])
     p, v = evaluate(s, G5)
     assert p.shape == (1, 10) and p.sum() == pytest.approx(1.0)
     assert v[0] / ev.VALUE_GRID == np.floor(v[0] / ev.VALUE_GRID)
     logits_q = np.log(p[0]) - np.log(p[0]).max()
     np.testing.assert_allclose(logits_q / ev.LOGIT_GRID, np.round(logits_q / ev.LOGIT_GRID), atol=1e-9)
     assert 0 < evaluate.min_boundary_distance <= ev.LOGIT_GRID / 2
-    assert ev._boundary_distance(np.array([3 * ev.LOGIT_GRID + 1e-7]), ev.LOGIT_GRID) == pytest.approx(1e-7)
-    r = search_np.search(s, np.zeros((1, 10)), AZ.replace(evaluator="network"), evaluator=evaluate)
+    assert search_np._boundary_distance(np.array([3 * ev.LOGIT_GRID + 1e-7]), ev.LOGIT_GRID) == pytest.approx(1e-7)
+    r = search_np.Oracle(evaluate).search(s, np.zeros((1, 10)), AZ.replace(evaluator="network"))
     assert r["visits"].sum() == AZ.num_reads - 1

@@ -8,7 +8,8 @@ import pytest
 
 from checks.trace import table_evaluator_of
 from reference.mcts import config as config_lib
-from reference.mcts import game_np, jax_ref, np_ref, torch_ref
+from reference.mcts.game import states as game_states
+from reference.mcts.search import jax_ref, np_ref, torch_ref
 
 AZ = config_lib.profile("alphazero_clique", num_reads=24)
 SEARCHES = {"numpy": np_ref.search_with_evaluator, "jax": jax_ref.search_with_evaluator,
@@ -16,7 +17,7 @@ SEARCHES = {"numpy": np_ref.search_with_evaluator, "jax": jax_ref.search_with_ev
 
 
 def _position(moves=(0, 3, 5)):
-    return game_np.play(list(moves), AZ.game)
+    return game_states.play(list(moves), AZ.game)
 
 
 def _noise(seed=1):

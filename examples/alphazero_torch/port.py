@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from harness import Implementation, intercept, recording
-from reference.mcts.evaluator import table_evaluator_np
+from reference.mcts.search.np_ref import table_evaluator as table_evaluator_np
 
 from . import mcts
 from .clique import CliqueGame

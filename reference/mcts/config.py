@@ -90,7 +90,7 @@ class MCTSConfig:
                            (2.0 alphazero_clique, 1.0 classic); N still +1.
     Priors
       prior_uniform_eps    masked priors summing below this become uniform over valid actions.
-    Root noise (the Dirichlet sample itself is an INPUT of the search: see INTERFACE.md)
+    Root noise (the Dirichlet sample itself is an INPUT of the search: see search/spec.py)
       root_noise           mix noise into the root priors at all.
       noise_scope          ``valid``: Dirichlet over the valid actions only, mixed into the masked,
                            renormalised priors; ``all``: Dirichlet over all E actions, mixed into the raw

@@ -1,4 +1,4 @@
-"""Host-side lookup tables of the batched searches (NumPy only; shared by search_jax and search_torch).
+"""Host-side lookup tables of the batched searches (NumPy only; shared by jax_ref and torch_ref).
 
 Progress p = m / E enters the noise weight and the temperature schedule. Both searches look the values
 up by move count m in tables computed here in float64 (as the oracle computes them) instead of dividing

@@ -1,6 +1,6 @@
 """Profile ``classic`` through DeepMind's ``mctx.muzero_policy``: an external oracle for the searches.
 
-The spec's mapping (spec/mcts.md, profile ``classic``; INTERFACE.md):
+The spec's mapping (spec/mcts.md, profile ``classic``; search/spec.py):
 
 * root: ``prior_logits = log(P')`` with P' = (1 - w) P + w noise over ALL actions (the injected noise,
   w = noise_weight), ``dirichlet_fraction=0`` (mctx's own noise is switched off), ``invalid_actions`` =
@@ -33,12 +33,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from reference.mcts import config as config_lib
-from reference.mcts import game_jax
-from reference.mcts.evaluator import table_evaluator_jax
+from reference.mcts.game import jax_ref as game_jax
+from reference.mcts.game.spec import STATE_KEYS
+from reference.mcts.search.jax_ref import FAST_COMPILE, table_evaluator
 
 PB_C_BASE = 1e30
 TIE_BONUS = 1e-5
-STATE_KEYS = ("colours", "to_play", "move_count", "outcome")
 
 _REQUIRED = dict(reads_include_root=False, q_mode="mean", u_mode="sqrt_1_plus_sum", tie_break="first",
                  backup_sign="alternating", terminal_detection=True, terminal_weight=1.0, root_noise=True,
@@ -74,7 +74,7 @@ def _recurrent_fn(game):
         nxt = game_jax.apply_move(state, safe_action, game)
         nxt = jax.tree.map(lambda a, b: jnp.where(done_here.reshape((-1,) + (1,) * (a.ndim - 1)), b, a),
                            nxt, state)
-        priors, value = table_evaluator_jax(nxt, game)
+        priors, value = table_evaluator(nxt, game)
         tv, done = game_jax.terminal_value(nxt, game)
         value = jnp.where(done, tv, value)
         out = mctx().RecurrentFnOutput(
@@ -117,7 +117,7 @@ def mctx():
 
 def _search_batch(states, noise, config):
     game = config.game
-    priors, value = table_evaluator_jax(states, game)
+    priors, value = table_evaluator(states, game)
     w = jnp.float32(config.noise_weight)
     mixed = (1.0 - w) * priors + w * noise
     legal = _legal(states)
@@ -135,9 +135,9 @@ def _search_batch(states, noise, config):
             "value": jnp.where(done, tv, summary.value)}
 
 
-# as search_jax: the oracle for the checks compiles at XLA's lowest backend optimisation (compile time
+# as search/jax_ref.py: the oracle for the checks compiles at XLA's lowest backend optimisation (compile time
 # dominates a check); the benchmark uses ``search_optimized`` (default options), the same bits.
-_search = jax.jit(_search_batch, static_argnums=2, compiler_options={"xla_backend_optimization_level": 0})
+_search = jax.jit(_search_batch, static_argnums=2, compiler_options=FAST_COMPILE)
 _search_optimized = jax.jit(_search_batch, static_argnums=2)
 
 
