@@ -7,8 +7,8 @@ profile ``classic`` (the one mctx reproduces), for batch sizes 1, 16, 64 and 32 
 
 * ``jax``   reference/mcts/search/jax_ref.py, compiled at XLA's default optimisation (jit, vmap over games, lax loops)
 * ``mctx``  mctx.muzero_policy through reference/mcts/search/mctx_oracle.search_optimized
-* ``torch`` reference/mcts/search_torch.search (batched in lockstep, eager CPU)
-* ``numpy`` reference/mcts/search_np.search (the readable float64 oracle, one game at a time)
+* ``torch`` reference/mcts/search/torch_ref.search (batched in lockstep, eager CPU)
+* ``numpy`` reference/mcts/search/np_ref.search (the readable float64 oracle, one game at a time)
 
 Before timing, every implementation's root visit counts are checked equal to the oracle's (a benchmark
 of a search that computes something else would be meaningless). Compile time is reported separately

@@ -15,19 +15,24 @@ from __future__ import annotations
 import dataclasses
 import math
 
-MODES = ("symmetric", "asymmetric")
-Q_MODES = ("w_over_1_plus_n", "mean")
-U_MODES = ("sqrt_max1_node", "sqrt_1_plus_sum", "sqrt_sum")
-BACKUP_SIGNS = ("alternating", "same")
-NOISE_SCOPES = ("valid", "all")
-ALPHA_MODES = ("by_legal_moves", "fixed")
-NOISE_WEIGHT_SCHEDULES = ("decay", "fixed")
-TEMPERATURE_SCHEDULES = ("annealed", "fixed")
-TIE_BREAKS = ("first", "last", "random")
-VALUE_TARGETS = ("alternating", "fixed")
-PERSPECTIVES = ("alternating", "fixed")
-EVALUATORS = ("table", "network")
 PROFILES = ("alphazero_clique", "classic")
+# every string setting of MCTSConfig and its values (validated in this order)
+CHOICES = {
+    "profile": PROFILES + ("custom",),
+    "q_mode": ("w_over_1_plus_n", "mean"),
+    "u_mode": ("sqrt_max1_node", "sqrt_1_plus_sum", "sqrt_sum"),
+    "tie_break": ("first", "last", "random"),
+    "backup_sign": ("alternating", "same"),
+    "noise_scope": ("valid", "all"),
+    "alpha_mode": ("by_legal_moves", "fixed"),
+    "noise_weight_schedule": ("decay", "fixed"),
+    "temperature_schedule": ("annealed", "fixed"),
+    "value_target": ("alternating", "fixed"),
+    "evaluator": ("table", "network"),
+    "perspective": ("alternating", "fixed"),
+}
+MODES = ("symmetric", "asymmetric")  # GameConfig.mode
+U_MODES = CHOICES["u_mode"]
 
 
 def _choice(owner: str, name: str, value, choices) -> None:
@@ -167,18 +172,8 @@ class MCTSConfig:
                 raise ValueError(f"{o}: {name} must be > 0, got {name}={getattr(self, name)!r}")
         if not 0 <= self.noise_weight <= 1:
             raise ValueError(f"{o}: noise_weight must be in [0, 1], got noise_weight={self.noise_weight!r}")
-        _choice(o, "profile", self.profile, PROFILES + ("custom",))
-        _choice(o, "q_mode", self.q_mode, Q_MODES)
-        _choice(o, "u_mode", self.u_mode, U_MODES)
-        _choice(o, "tie_break", self.tie_break, TIE_BREAKS)
-        _choice(o, "backup_sign", self.backup_sign, BACKUP_SIGNS)
-        _choice(o, "noise_scope", self.noise_scope, NOISE_SCOPES)
-        _choice(o, "alpha_mode", self.alpha_mode, ALPHA_MODES)
-        _choice(o, "noise_weight_schedule", self.noise_weight_schedule, NOISE_WEIGHT_SCHEDULES)
-        _choice(o, "temperature_schedule", self.temperature_schedule, TEMPERATURE_SCHEDULES)
-        _choice(o, "value_target", self.value_target, VALUE_TARGETS)
-        _choice(o, "evaluator", self.evaluator, EVALUATORS)
-        _choice(o, "perspective", self.perspective, PERSPECTIVES)
+        for name, choices in CHOICES.items():
+            _choice(o, name, getattr(self, name), choices)
         for name in ("terminal_detection", "reads_include_root", "root_noise"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{o}: {name} must be a bool, got {name}={getattr(self, name)!r}")
