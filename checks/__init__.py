@@ -14,7 +14,11 @@ MODULES = (
     "checks.train",
     "checks.train_defaults",
     "checks.nets",
-    "checks.mcts",
-    "checks.mcts_mctx",
+    "checks.mcts.game",
+    "checks.mcts.steps",
+    "checks.mcts.search",
+    "checks.mcts.properties",
+    "checks.mcts.dirichlet",
+    "checks.mcts.mctx",
     "checks.trace",
 )

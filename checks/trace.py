@@ -33,8 +33,9 @@ import functools
 import numpy as np
 
 from checks import eggroll as _eggroll
-from checks import mcts as _mcts
 from checks import train as _train
+from checks.mcts import common as _mcts
+from checks.mcts import search as _mcts_search
 from harness.base import Check, Control, Tolerance
 from harness.tap import recording
 from harness.trace import compare_traces
@@ -294,7 +295,7 @@ CHECKS = [
                     f"(both profiles, {TRACE_MCTS_POSITIONS} positions each, 64 reads, no near-ties): per "
                     "simulation the selected path, leaf value, backed-up values and root visits; the first "
                     "divergent tap names the simulation and the stage (select / evaluate / backup)",
-        controls=_reuse(_mcts.CHECKS, "mcts.visits",
+        controls=_reuse(_mcts_search.CHECKS, "mcts.visits",
                         {"c_puct_1": "mcts.select", "q_mean_in_alphazero": "mcts.select",
                          "sqrt_sum": "mcts.select", "backup_plus_v": "mcts.backup",
                          "no_terminal_detection": "mcts.evaluate", "terminal_weight_1": "mcts.backup",

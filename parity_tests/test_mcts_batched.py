@@ -257,7 +257,7 @@ def test_mctx_oracle_rejects_inexpressible_configs():
 
 
 def test_torch_network_search_matches_oracle_on_decided_positions():
-    # the JAX network search is exercised by checks/mcts.py's mcts.visits.network (one compile there)
+    # the JAX network search is exercised by checks/mcts/ mcts.visits.network (one compile there)
     from reference.mcts.search.spec import NET_DELTA
     from reference.nets import np_ref as nets_np
     from reference.nets import torch_ref as nets_torch

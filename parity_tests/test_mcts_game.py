@@ -107,7 +107,7 @@ def test_encode_matches_nets_encoding():
 
 
 def _random_batch(game, count, rng):
-    from checks.mcts import random_position
+    from checks.mcts.common import random_position
 
     states, actions = [], []
     while len(states) < count:
@@ -243,7 +243,7 @@ def test_network_evaluator_quantised_alike():
     import jax.numpy as jnp
     import torch
 
-    from checks.mcts import positions
+    from checks.mcts.common import positions
     from reference.mcts.search import jax_ref as search_jax
     from reference.mcts.search import torch_ref as search_torch
     from reference.nets import jax_ref as nets_jax

@@ -19,12 +19,13 @@ import importlib.util
 
 import numpy as np
 
-from harness.base import Check, Control, Exact, Knob, Tolerance
+from checks.mcts.common import PROFILE_NAMES, check, drift
+from harness.base import Control, Exact, Knob, Tolerance
 
 if importlib.util.find_spec("mctx") is None:  # the catalogue notes and skips this module
     raise ModuleNotFoundError("mctx is not installed: mcts.mctx_oracle skipped", name="mctx")
 
-BATCH = 4  # the config and batch shape of checks/mcts.py's classic cases: the JAX search compiles once
+BATCH = 4  # the config and batch shape of checks/mcts/search.py's classic cases: the JAX search compiles once
 N, K, MODE = 6, 4, "asymmetric"
 NUM_READS = 64
 
@@ -115,7 +116,7 @@ def _run_value(c, case):
 
 def _drift(**changes):
     """A port whose search runs with a drifted config (the rest of the call unchanged)."""
-    return {"mcts.search": lambda orig: (lambda states, noise, cfg: orig(states, noise, cfg.replace(**changes)))}
+    return drift("mcts.search", **changes)
 
 
 def _off_by_one(orig):
@@ -141,36 +142,21 @@ _CONTROLS = (
             _drift(noise_scope="valid"), target="torch"),
 )
 
+
+def _mctx_check(name, run, mode, controls, description):
+    """A property check of ``mcts.search`` against mctx on the classic cases (no golden file: mctx is the oracle)."""
+    return check(name, ("mcts.search",), _inputs, run, mode, strategy=_strategy, kind="property",
+                 profiles=("classic",), profile_family=PROFILE_NAMES, knobs=(Knob("c_puct", {"classic": 1.25}),),
+                 fixture=False, controls=controls, description=description)
+
+
 CHECKS = [
-    Check(
-        name="mcts.mctx_oracle",
-        components=("mcts.search",),
-        inputs=_inputs,
-        run=_run_visits,
-        mode=Exact(),
-        kind="property",
-        profiles=("classic",), profile_family=("alphazero_clique", "classic"), knobs=(Knob("c_puct", {"classic": 1.25}),),
-        strategy=_strategy,
-        controls=_CONTROLS,
-        fixture=False,
-        description="profile classic: root visit counts equal mctx.muzero_policy's exactly (4 positions of "
-                    "K_6 / 4-clique asymmetric, 64 simulations, injected noise, table evaluator)",
-    ),
-    Check(
-        name="mcts.mctx_oracle.value",
-        components=("mcts.search",),
-        inputs=_inputs,
-        run=_run_value,
-        mode=Tolerance(),
-        kind="property",
-        profiles=("classic",), profile_family=("alphazero_clique", "classic"), knobs=(Knob("c_puct", {"classic": 1.25}),),
-        strategy=_strategy,
-        controls=(
-            Control("q_w_over_1_plus_n", "Q = W / (1 + N) instead of the mean W / N",
-                    _drift(q_mode="w_over_1_plus_n"), target="torch"),
-            Control("backup_same_sign", "backup +v on every edge", _drift(backup_sign="same"), target="numpy"),
-        ),
-        fixture=False,
-        description="profile classic: root Q and root value equal mctx.muzero_policy's within float32 tolerance",
-    ),
+    _mctx_check("mcts.mctx_oracle", _run_visits, Exact(), _CONTROLS,
+                "profile classic: root visit counts equal mctx.muzero_policy's exactly (4 positions of "
+                "K_6 / 4-clique asymmetric, 64 simulations, injected noise, table evaluator)"),
+    _mctx_check("mcts.mctx_oracle.value", _run_value, Tolerance(), (
+        Control("q_w_over_1_plus_n", "Q = W / (1 + N) instead of the mean W / N",
+                _drift(q_mode="w_over_1_plus_n"), target="torch"),
+        Control("backup_same_sign", "backup +v on every edge", _drift(backup_sign="same"), target="numpy"),
+    ), "profile classic: root Q and root value equal mctx.muzero_policy's within float32 tolerance"),
 ]

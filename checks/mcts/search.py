@@ -1,0 +1,130 @@
+"""The whole search: ``mcts.visits`` (table evaluator, both profiles, exact visit counts) and
+``mcts.visits.network`` (the policy-value network).
+
+With the policy-value network float32 outputs differ from the float64 oracle's by up to ~9e-8: the evaluator
+quantises them (reference/mcts/search/spec.py) so graph-symmetric outputs tie exactly, and the positions whose
+oracle search meets a near-tie (a PUCT margin below NEAR_TIE, or a raw output within NET_DELTA of a
+quantisation boundary) are detected in the inputs and left out of the comparison.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from checks.mcts import common
+from checks.mcts.common import NEAR_TIE, PROFILES, as_np, check, control, drift, positions
+from harness.base import Tolerance
+from reference.mcts.game import states as game_states
+from reference.mcts.search import np_ref as search_np
+
+
+def _visits_inputs(seed):
+    rng = np.random.default_rng(seed)
+    return {name: common.screened_search_case(rng, cfg, lo=1, hi=cfg.num_edges - 3) for name, cfg in PROFILES.items()}
+
+
+FUZZ_READS = 16  # `parity fuzz` / test_fuzz: shorter searches (one more JAX compile per profile, once)
+
+
+def _visits_strategy():
+    """Fresh seeds: B screened positions per profile searched with FUZZ_READS reads."""
+    from hypothesis import strategies as st
+
+    def small(seed):
+        rng = np.random.default_rng(seed)
+        case = {name: common.screened_search_case(rng, cfg.replace(num_reads=FUZZ_READS), lo=1, hi=cfg.num_edges - 3)
+                for name, cfg in PROFILES.items()}
+        case["num_reads"] = FUZZ_READS
+        return case
+
+    return st.integers(0, 2**31 - 1).map(small)
+
+
+def _visits_run(c, case):
+    out = {}
+    for name, cfg in c.sections(PROFILES).items():
+        cfg = cfg.replace(num_reads=int(case["num_reads"])) if "num_reads" in case else cfg
+        r = c["mcts.search"](case[name]["states"], case[name]["noise"], cfg)
+        out[name] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# mcts.visits.network: the search with the policy-value network; near-ties detected and left out
+# --------------------------------------------------------------------------------------------------
+
+NET_B = 6
+NET_HIDDEN = 16
+AZ_NET = common.AZ.replace(num_reads=32, evaluator="network")
+NET_TARGET = common.TARGET
+
+
+def _network_inputs(seed):
+    """Positions, noise, canonical net params, and ``decided``: the positions whose oracle search has no
+    near-tie -- neither a PUCT margin below NEAR_TIE nor a raw network output within NET_DELTA of its
+    quantisation boundary (reference/mcts/evaluator.py). Only decided positions are compared."""
+    from reference.mcts.search.spec import NET_DELTA
+    from reference.nets import np_ref as nets
+
+    rng = np.random.default_rng(seed)
+    params = nets.init_params(int(rng.integers(2**31)), AZ_NET.game.n, hidden=NET_HIDDEN)
+    while True:
+        states = positions(rng, AZ_NET.game, NET_B, lo=1, hi=AZ_NET.num_edges - 3)
+        noise = common.root_noise(int(rng.integers(2**31)), states, AZ_NET)
+        decided = np.zeros(NET_B, bool)
+        for b in range(NET_B):
+            d, ev = search_np.Diagnostics(), search_np.NetworkEvaluator(params)
+            search_np.Oracle(ev, d).search(game_states.stack([game_states.take(states, b)]), noise[b:b + 1], AZ_NET)
+            decided[b] = d.min_rel_margin >= NEAR_TIE and ev.min_boundary_distance >= NET_DELTA
+        if decided.sum() >= NET_B // 2:
+            return {"params": params, "states": common.int_state(states), "noise": noise, "decided": decided}
+
+
+def _network_run(c, case):
+    keep = np.asarray(c.to_numpy(case["decided"]), bool)
+    r = c["mcts.search_network"](case["states"], case["noise"], AZ_NET, c["nets.to_native"](case["params"]))
+    return {"visits": as_np(c, r["visits"])[keep], "q": as_np(c, r["q"])[keep], "value": as_np(c, r["value"])[keep]}
+
+
+CHECKS = [
+    check("mcts.visits", ("mcts.search",), _visits_inputs, _visits_run, Tolerance(),
+          strategy=_visits_strategy, profiles=common.PROFILE_NAMES, knobs=common.SEARCH_KNOBS,
+          slow=False,
+          description="whole search with the table evaluator and injected noise: root visit counts equal as "
+                      "integers, root Q and value within float32 tolerance; alphazero_clique (n=5 k=3 "
+                      "symmetric) and classic (n=6 k=4 asymmetric), 64 reads, 4 positions each, near-ties "
+                      f"(relative margin < {NEAR_TIE:g}) screened out",
+          controls=(
+              control("c_puct_1", "c_puct 1.0", drift("mcts.search", c_puct=1.0)),
+              control("q_mean_in_alphazero", "Q = W/N in the alphazero_clique profile",
+                      drift("mcts.search", _profile="alphazero_clique", q_mode="mean")),
+              control("sqrt_sum", "sqrt(sum N) instead of sqrt(1 + sum N) (classic)",
+                      drift("mcts.search", _profile="classic", u_mode="sqrt_sum")),
+              control("backup_plus_v", "backup +v on every edge", drift("mcts.search", backup_sign="same")),
+              control("no_terminal_detection", "terminal leaves valued by the evaluator",
+                      drift("mcts.search", terminal_detection=False)),
+              control("terminal_weight_1", "terminal weight 1 instead of 2",
+                      drift("mcts.search", terminal_weight=1.0)),
+              control("noise_over_all_actions", "root noise over all actions in alphazero_clique",
+                      drift("mcts.search", _profile="alphazero_clique", noise_scope="all")),
+              control("fixed_noise_weight", "fixed noise weight 0.25 in alphazero_clique",
+                      drift("mcts.search", noise_weight_schedule="fixed")),
+              control("num_reads_plus_1", "num_reads off by one", {"mcts.search": lambda orig: lambda s, z, cfg: orig(
+                  s, z, cfg.replace(num_reads=cfg.num_reads + 1))}),
+              control("random_tie_break", "ties broken at random (numpy oracle mutant)",
+                      drift("mcts.search", tie_break="random"), target="numpy", against="numpy"),
+          )),
+    check("mcts.visits.network", ("mcts.search_network", "nets.to_native"), _network_inputs, _network_run, Tolerance(),
+          fuzz=False, profiles=("alphazero_clique",), profile_family=common.PROFILE_NAMES,
+          knobs=common.SEARCH_KNOBS,
+          description="search with the policy-value network (n=5 k=3, hidden 16, 32 reads, 6 positions): raw "
+                      "outputs quantised (logits 2^-6, value 2^-7) so graph-symmetric outputs tie exactly; "
+                      "positions whose oracle search has a near-tie (PUCT margin < 1e-5 relative, or a raw "
+                      "output within 1e-6 of a quantisation boundary) are detected and left out; visit counts "
+                      "exact on the rest",
+          controls=(
+              control("c_puct_1", "c_puct 1.0", drift("mcts.search_network", 2, c_puct=1.0), target=NET_TARGET),
+              control("backup_plus_v", "backup +v on every edge", drift("mcts.search_network", 2, backup_sign="same"),
+                   target=NET_TARGET),
+          )),
+]
