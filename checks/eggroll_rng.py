@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from checks._common import to_numpy
 from harness.base import Check, Control, Exact, Ulp
 from harness.bounds import Bound, bounded, jax_semantics, on_gpu
 
@@ -127,6 +128,20 @@ def _run_normal_fast(c, case):
 # Each plants one divergence that a port of JAX's stream really makes.
 
 
+def _dtype_name(dtype) -> str:
+    """'float32' from "float32", torch.float32 or np.float32 (the dtypes these checks pass)."""
+    return dtype if isinstance(dtype, str) else str(getattr(dtype, "__name__", dtype)).replace("torch.", "")
+
+
+def _torch_words(keys):
+    """Key words as an int32 tensor of the same bits (through the public ``rng.key_data``)."""
+    import torch
+
+    from reference.rng import torch_ref
+
+    return torch_ref.key_data(keys).view(torch.int32)
+
+
 def _split_halves(orig):
     """jax_threefry_partitionable=False: split(k, n) = threefry(k, iota(2n)) split in halves, reshaped."""
     def split(keys, num=2):
@@ -134,7 +149,7 @@ def _split_halves(orig):
 
         from reference.rng import torch_ref
 
-        k = torch_ref._keys(keys)
+        k = _torch_words(keys)
         x0 = torch.arange(num, dtype=torch.int32).expand(k.shape[:-1] + (num,))
         x1 = torch.arange(num, 2 * num, dtype=torch.int32).expand(k.shape[:-1] + (num,))
         y0, y1 = torch_ref._threefry2x32(k[..., 0, None], k[..., 1, None], x0, x1)
@@ -145,11 +160,9 @@ def _split_halves(orig):
 def _fold_in_plus_one(orig):
     """Off-by-one key derivation: fold_in(k, d + 1) (e.g. a 1-based pair index)."""
     def fold_in(keys, data):
-        from reference.rng import torch_ref
-
         if isinstance(data, int):
             return orig(keys, (data + 1) % U32)
-        return orig(keys, torch_ref._words(data, "data") + 1)  # int32 words: + wraps like uint32
+        return orig(keys, ((to_numpy(data).astype(np.int64) + 1) % U32).astype(np.uint32))  # + wraps like uint32
     return fold_in
 
 
@@ -158,8 +171,8 @@ def _fold_in_words_swapped(orig):
     def fold_in(keys, data):
         from reference.rng import np_ref
 
-        k = np_ref._keys(keys)
-        d = np_ref._fold_data(data)
+        k = np.asarray(keys).astype(np.uint32)
+        d = np.asarray(data).astype(np.uint32)
         y0, y1 = np_ref._threefry2x32(k[..., 0], k[..., 1], d, np.zeros_like(d))
         return np.stack([y0, y1], axis=-1)
     return fold_in
@@ -196,7 +209,7 @@ def _bits_halves(orig):
 
         from reference.rng import torch_ref
 
-        k = torch_ref._keys(keys)
+        k = _torch_words(keys)
         n = math.prod(shape)
         half = (n + 1) // 2
         x0 = torch.arange(half, dtype=torch.int32)
@@ -212,12 +225,9 @@ def _uniform_no_fma(orig):
     def uniform(keys, shape, dtype="float32", minval=0.0, maxval=1.0):
         import torch
 
-        from reference.rng import torch_ref
-
-        dt = torch_ref._dtype(dtype)
-        if dt != torch.float32:
+        if _dtype_name(dtype) != "float32":
             return orig(keys, shape, dtype, minval, maxval)
-        f = torch_ref._unit_floats(keys, shape, dt)
+        f = orig(keys, shape, dtype, 0.0, 1.0)  # the unit floats: U[0, 1) is f itself
         lo, hi = float(np.float32(minval)), float(np.float32(maxval))
         return torch.clamp_min(f * float(np.float32(hi - lo)) + lo, lo)
     return uniform
@@ -230,10 +240,10 @@ def _uniform_lowp_16_bits(orig):
 
         from reference.rng import torch_ref
 
-        dt = torch_ref._dtype(dtype)
-        if dt != torch.bfloat16:
+        if _dtype_name(dtype) != "bfloat16":
             return orig(keys, shape, dtype, minval, maxval)
-        b = torch_ref._bits_i32(keys, shape).bitwise_and_(0xFFFF).bitwise_right_shift_(9)
+        dt = torch.bfloat16
+        b = torch_ref.bits(keys, shape).view(torch.int32).bitwise_and_(0xFFFF).bitwise_right_shift_(9)
         f = b.to(torch.float32) / 128.0
         lo = float(torch.tensor(float(minval)).to(dt))
         hi = float(torch.tensor(float(maxval)).to(dt))
@@ -248,7 +258,7 @@ def _normal_special_erfinv(orig):
 
         from reference.rng import torch_ref
 
-        if torch_ref._dtype(dtype) != torch.float32:
+        if _dtype_name(dtype) != "float32":
             return orig(keys, shape, dtype, exact)
         lo = float(np.nextafter(np.float32(-1), np.float32(0)))
         u = torch_ref.uniform(keys, shape, torch.float32, lo, 1.0)
@@ -268,12 +278,9 @@ def _normal_lowp_from_f32(orig):
     def normal(keys, shape, dtype="float32", exact=True):
         import torch
 
-        from reference.rng import torch_ref
-
-        dt = torch_ref._dtype(dtype)
-        if dt != torch.bfloat16:
+        if _dtype_name(dtype) != "bfloat16":
             return orig(keys, shape, dtype, exact)
-        return orig(keys, shape, torch.float32, exact).to(dt)
+        return orig(keys, shape, torch.float32, exact).to(torch.bfloat16)
     return normal
 
 

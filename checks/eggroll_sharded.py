@@ -27,31 +27,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from checks._common import es_config, es_key, mlp_problem
 from harness.base import Check, Control, Exact, Tolerance
 
 SHARDS = (1, 2, 4)
 EPOCHS = 3
 POPULATION = 12
-ROLES = {"b1": "fullrank", "b2": "fullrank", "out_scale": "excluded", "w1": "lowrank", "w2": "lowrank"}
+SGD_MOMENTUM = {"name": "sgd", "lr": 0.2, "momentum": 0.9, "nesterov": False}
 GRID = ((0, 1), (4, 0), (6, 2))  # (group size G, noise reuse R)
 
 
 def _inputs(seed):
-    rng = np.random.default_rng(seed)
-    d, h, o, m = 4, 8, 2, 16
-    params = {"b1": (0.1 * rng.normal(size=h)).astype(np.float32),
-              "b2": (0.1 * rng.normal(size=o)).astype(np.float32),
-              "out_scale": rng.uniform(0.5, 1.5, size=o).astype(np.float32),
-              "w1": (rng.normal(size=(h, d)) / np.sqrt(d)).astype(np.float32),
-              "w2": (rng.normal(size=(o, h)) / np.sqrt(h)).astype(np.float32)}
-    x = rng.normal(size=(m, d)).astype(np.float32)
-    y = np.tanh(x @ rng.normal(size=(d, o))).astype(np.float32)
-    configs = {f"G{g}_R{r}": {"population": POPULATION, "rank": 2, "sigma": 0.1, "group_size": g, "noise_reuse": r,
-                              "freeze_nonlora": False, "roles": dict(ROLES),
-                              "optimizer": {"name": "sgd", "lr": 0.2, "momentum": 0.9, "nesterov": False}}
-               for g, r in GRID}
-    return {"params": params, "data": {"x": x, "y": y}, "es_key": np.array([0, seed & 0xFFFFFFFF], np.uint32),
-            "configs": configs, "epochs": EPOCHS, "shards": list(SHARDS), "token": f"seed{seed}"}
+    params, data = mlp_problem(np.random.default_rng(seed))
+    configs = {f"G{g}_R{r}": es_config(POPULATION, g, r, SGD_MOMENTUM) for g, r in GRID}
+    return {"params": params, "data": data, "es_key": es_key(seed), "configs": configs, "epochs": EPOCHS,
+            "shards": list(SHARDS), "token": f"seed{seed}"}
 
 
 # One run per implementation serves every check: (single-process, {S: sharded}) memoised on the component
@@ -116,9 +106,9 @@ def pairs_within_shard(ids):
 
 def key_folded_with_rank(es_key, rank):
     """Each shard derives its keys from fold_in(es_key, rank) (a per-rank seed)."""
-    from reference.eggroll import _rng
+    from reference.rng import np_ref
 
-    return _rng.np_fold_in(np.asarray(es_key, np.uint32), np.int64(rank)).reshape(2)
+    return np.asarray(np_ref.fold_in(np.asarray(es_key, np.uint32), int(rank)), np.uint32).reshape(2)
 
 
 def shape_per_shard(comm, fitness_local, group_size, shape_fitness):

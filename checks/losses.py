@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from checks._common import reference
 from harness.base import Check, Control, Knob
 
 B, E = 8, 10
@@ -185,12 +186,11 @@ def _jax_naive_norm_grad(orig):
     import jax
     import jax.numpy as jnp
 
-    from reference.losses import jax_ref
+    policy, value = reference("jax", "losses.policy"), reference("jax", "losses.value")
 
     def total(params, logits, value_output, policy_target, value_target, pw, vw):
         l2 = 1e-5 * sum(jnp.linalg.norm(p) for p in jax.tree.leaves(params))
-        return (pw * jax_ref.policy(logits, policy_target)
-                + vw * jax_ref._value_loss(value_output, value_target) + l2)
+        return pw * policy(logits, policy_target) + vw * value(value_output, value_target) + l2
 
     g = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2)))
 
@@ -217,14 +217,14 @@ def _drop_policy_weight(orig):
 def _torch_log_softmax_grad(orig):
     import torch
 
-    from reference.losses import torch_ref
+    policy, value = reference("torch", "losses.policy_log_softmax"), reference("torch", "losses.value")
+    l2 = reference("torch", "losses.l2")
 
     def grad(params, logits, value_output, policy_target, value_target, policy_weight=1.0, value_weight=1.0):
         ps = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
         z = logits.detach().clone().requires_grad_(True)
         v = value_output.detach().clone().requires_grad_(True)
-        total = (policy_weight * torch_ref.policy_log_softmax(z, policy_target)
-                 + value_weight * torch_ref.value(v, value_target) + torch_ref.l2(ps))
+        total = policy_weight * policy(z, policy_target) + value_weight * value(v, value_target) + l2(ps)
         gs = torch.autograd.grad(total, [*ps.values(), z, v])
         return total.detach(), {"params": dict(zip(ps, gs[:-2])), "logits": gs[-2], "value_output": gs[-1]}
     return grad

@@ -32,10 +32,11 @@ import functools
 
 import numpy as np
 
-from checks import eggroll as _eggroll
-from checks import train as _train
+from checks.eggroll import optimizer as _eggroll_opt
+from checks.eggroll import trajectory as _eggroll_traj
 from checks.mcts import common as _mcts
 from checks.mcts import search as _mcts_search
+from checks.train import trajectory as _train
 from harness.base import Check, Control, Tolerance
 from harness.tap import recording
 from harness.trace import compare_traces
@@ -173,7 +174,7 @@ TRACE_ADAMW = {"name": "adamw", "lr": 0.05, "b1": 0.9, "b2": 0.999, "eps": 1e-8,
 
 
 def _trace_eggroll_inputs(seed):
-    case = _eggroll._traj_inputs(seed)
+    case = _eggroll_traj.traj_inputs(seed)
     configs = {k: case["configs"][k] for k in TRACE_EGGROLL_CONFIGS}
     configs["G0_R1_adamw"] = {**case["configs"]["G0_R1"], "optimizer": dict(TRACE_ADAMW)}
     case["configs"] = configs
@@ -249,17 +250,17 @@ CHECKS = [
                     f"small MLP written in the port's framework; G, R in {', '.join(TRACE_EGGROLL_CONFIGS)} with SGD, G0 "
                     "R1 with AdamW): member "
                     "keys, noise A / B / E, signed sigma, raw and shaped fitness, gradient, parameters per epoch",
-        controls=_reuse(_eggroll.CHECKS, "eggroll.trajectory",
+        controls=_reuse(_eggroll_traj.CHECKS, "eggroll.trajectory",
                         {"r0_fresh": "eggroll.keys", "excluded_trained": "eggroll.noise"}, adapt=_for_step) + (
             Control("sigma_doubled", "sigma read as 2 sigma", _step_cfg(lambda c: {**c, "sigma": 2 * c["sigma"]}),
                     expect_components=("eggroll.noise",)),
             Control("group_size_ignored", "fitness shaped over the whole population whatever G",
                     _step_cfg(lambda c: {**c, "group_size": 0}), expect_components=("eggroll.fitness",)),
             Control("betas_swapped", "Adam's b1 and b2 swapped (eggroll.optimizer.adam's drift, in the loop)",
-                    _step_cfg(lambda c: {**c, "optimizer": _eggroll._betas_swapped(c["optimizer"])}
+                    _step_cfg(lambda c: {**c, "optimizer": _eggroll_opt.betas_swapped(c["optimizer"])}
                               if c["optimizer"]["name"] != "sgd" else c), expect_components=("eggroll.params",)),
             Control("optax_default_wd", "AdamW's weight decay left at optax's default 1e-4 (eggroll.optimizer."
-                    "adamw's drift, in the loop)", _step_cfg(lambda c: {**c, "optimizer": _eggroll._optax_default_wd(
+                    "adamw's drift, in the loop)", _step_cfg(lambda c: {**c, "optimizer": _eggroll_opt.optax_default_wd(
                         c["optimizer"])} if c["optimizer"]["name"] == "adamw" else c), target="jax",
                     expect_components=("eggroll.params",)),
         ),

@@ -336,6 +336,9 @@ class Check:
                 of the draws when ``c.native_rng``).
     domains     input domains a port may exclude (``finished_game``...): ``run`` leaves them out when
                 ``c.excluded(domain)``.
+    attribute   for a whole-output check (not ``by_component``): failing leaf paths -> the components they name
+                (``[]``: not attributable), so that a divergence names only its own component
+                (``checks._common.Owners`` writes one from path patterns in data-flow order).
     """
 
     name: str
@@ -360,6 +363,7 @@ class Check:
     knobs: tuple[Knob, ...] = ()
     rng: str = ""
     domains: tuple[str, ...] = ()
+    attribute: Callable[[list[str]], list[str]] | None = None
 
     def __post_init__(self):
         parts = self.name.split(".")

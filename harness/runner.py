@@ -436,6 +436,8 @@ class Runner:
         says "component not attributable", never FAIL on all). A check of one component names it."""
         if len(check.components) == 1:
             return list(check.components)
+        if check.attribute is not None:  # a whole-output check's own map of leaves to components
+            return list(check.attribute([leaf.path for leaf in failing]))
         names: list[str] = []
         for leaf in failing:
             owner = [comp for comp in check.components if leaf.path.startswith(f"[{comp!r}]")]

@@ -252,14 +252,15 @@ def test_epoch_rejects_parameter_without_role():
 def test_catalogue_names_every_required_check_and_control():
     from checks import eggroll
 
-    by_name = {c.name: c for c in eggroll.CHECKS}
+    checks = eggroll.catalogue()
+    by_name = {c.name: c for c in checks}
     required = ["eggroll.noise.sign_alternation", "eggroll.noise.reuse", "eggroll.noise.layout", "eggroll.forward",
                 "eggroll.fitness.group_norm", "eggroll.update.lowrank", "eggroll.update.full",
                 "eggroll.update.invariants", "eggroll.optimizer.sgd", "eggroll.optimizer.adam",
                 "eggroll.optimizer.adamw", "eggroll.trajectory", "eggroll.stats.noise"]
     assert not [n for n in required if n not in by_name]
-    assert all(c.controls for c in eggroll.CHECKS)
-    controls = {(c.name, k.name) for c in eggroll.CHECKS for k in c.controls}
+    assert all(c.controls for c in checks)
+    controls = {(c.name, k.name) for c in checks for k in c.controls}
     for pair in [("eggroll.noise.sign_alternation", "halves"), ("eggroll.noise.reuse", "r0_fresh"),
                  ("eggroll.fitness.group_norm", "per_group_variance"), ("eggroll.fitness.group_norm", "ddof1"),
                  ("eggroll.fitness.group_norm", "eps_outside_sqrt"), ("eggroll.update.lowrank", "missing_sqrt_n"),
@@ -306,7 +307,7 @@ def test_native_randomness_port_passes_only_the_statistical_check():
     impls = {"numpy": implementation("numpy"), "torch": implementation("torch")}
     port = Implementation("native", "torch", {**torch_ref.COMPONENTS, "eggroll.lowrank_noise": _native_lowrank_noise})
     runner = Runner({**impls, "native": port})
-    by_name = {c.name: c for c in checks_eggroll.CHECKS}
+    by_name = {c.name: c for c in checks_eggroll.catalogue()}
     stats = {r.pair: r.status for r in runner.run_check(by_name["eggroll.stats.noise"], 0)}
     assert stats[("native", "numpy")] == Status.PASS
     layout = {r.pair: r.status for r in runner.run_check(by_name["eggroll.noise.layout"], 0)}

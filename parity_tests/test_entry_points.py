@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from checks import eggroll as eggroll_checks
 from checks import trace as trace_checks
+from checks.eggroll import trajectory as eggroll_checks
 from reference.eggroll import np_ref as egg_np
 from reference.train import np_ref as train_np
 from reference.train import spec as train_spec
@@ -16,7 +16,7 @@ from reference.train import spec as train_spec
 
 @pytest.mark.parametrize("config_name", ["G0_R0", "G4_R2"])
 def test_eggroll_step_on_the_mlp_equals_epoch(config_name):
-    case = eggroll_checks._traj_inputs(3)
+    case = eggroll_checks.traj_inputs(3)
     cfg = case["configs"][config_name]
     apply_fn, fitness_fn = trace_checks.mlp_model_of("numpy", {k: np.asarray(v, np.float64)
                                                                for k, v in case["data"].items()})

@@ -129,7 +129,7 @@ def test_examples_have_the_seed_format():
 
 def test_trajectory_failure_names_the_first_diverging_step():
     """Batches identical up to step 3 and different from step 4: the failing leaves start at step_04."""
-    from checks.train import trajectory_case
+    from checks.train.trajectory import trajectory_case
 
     case = trajectory_case(0)
     b = {k: v[:8] for k, v in case["batches"].items()}

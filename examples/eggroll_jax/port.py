@@ -12,7 +12,7 @@ from .drifted import DriftedEGGROLL
 from .eggroll import EGGROLL, ESConfig, normalize_fitness, perturbed_bias, perturbed_linear
 
 
-def mlp(params, noise, x):  # the harness's model (checks/eggroll.py: eggroll.trajectory) in the library's layers
+def mlp(params, noise, x):  # the harness's model (checks/eggroll/trajectory.py: eggroll.trajectory) in the library's layers
     h = jnp.tanh(perturbed_linear(x, params["w1"], noise.get("w1")) + perturbed_bias(params["b1"], noise.get("b1")))
     return ((perturbed_linear(h, params["w2"], noise.get("w2")) + perturbed_bias(params["b2"], noise.get("b2")))
             * params["out_scale"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from checks.train import _optim_case
+from checks.train.optim import optim_case
 from harness.base import Check, Control
 
 COMPONENTS = ("train.clip", "train.optimizer_steps", "train.plateau", "train.early_stopping")
@@ -56,7 +56,7 @@ TIE_DELTA = 2.0 ** -10  # exact in float32 and float64: best - min_delta is repr
 
 
 def defaults_case(seed):
-    k = _optim_case(seed)
+    k = optim_case(seed)
     rng = np.random.default_rng(seed + 11)
     k["tiny_grads"] = [{n: v * np.float32(1e-7) for n, v in g.items()} for g in k["grads"]]
     k["eps_grads"] = [{n: v * np.float32(1e-8) for n, v in g.items()} for g in k["grads"]]

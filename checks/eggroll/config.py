@@ -1,0 +1,60 @@
+"""EGGROLL config validation: the same configs are rejected by every implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.base import Check, Control, Exact
+
+BAD_CONFIGS = {
+    "odd_population": {"population": 7, "sigma": 0.1},
+    "zero_population": {"population": 0, "sigma": 0.1},
+    "group_odd": {"population": 8, "sigma": 0.1, "group_size": 3},
+    "group_not_dividing": {"population": 8, "sigma": 0.1, "group_size": 6},
+    "rank_zero": {"population": 8, "sigma": 0.1, "rank": 0},
+    "sigma_zero": {"population": 8, "sigma": 0.0},
+    "sigma_negative": {"population": 8, "sigma": -0.5},
+    "reuse_negative": {"population": 8, "sigma": 0.1, "noise_reuse": -1},
+    "adamw_missing_weight_decay": {"population": 8, "sigma": 0.1,
+                                   "optimizer": {"name": "adamw", "lr": 0.1, "b1": 0.9, "b2": 0.999, "eps": 1e-8}},
+    "good": {"population": 8, "sigma": 0.1, "group_size": 4, "rank": 2, "noise_reuse": 0},
+    "good_group_n": {"population": 8, "sigma": 0.1, "group_size": 8},
+}
+
+
+def _config_inputs(seed):
+    return {"configs": {k: dict(v) for k, v in BAD_CONFIGS.items()}}
+
+
+def _run_config(c, case):
+    out = {}
+    for name, cfg in case["configs"].items():
+        try:
+            c["eggroll.validate_config"](cfg)
+            out[name] = np.bool_(False)
+        except ValueError:
+            out[name] = np.bool_(True)
+    return out
+
+
+def _accept_odd(orig):
+    def mutant(cfg):
+        if int(cfg.get("population", 0)) % 2:
+            return dict(cfg)
+        return orig(cfg)
+    return mutant
+
+
+CHECKS = [
+    Check(
+        name="eggroll.config.validation",
+        components=("eggroll.validate_config",),
+        inputs=_config_inputs, run=_run_config, mode=Exact(),
+        description="the same configs are rejected (ValueError): odd N, G odd / not dividing N, rank < 1, "
+                    "sigma <= 0, R < 0, implicit optimiser hyper-parameters",
+        controls=(
+            Control("odd_population_accepted", "odd population accepted",
+                    {"eggroll.validate_config": _accept_odd}),
+        ),
+    ),
+]
