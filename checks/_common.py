@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.base import Control
+
 U32 = 0xFFFFFFFF
 SEEDS = (0, 2**31 - 1)  # hypothesis seed range of the cases built from a seed
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -153,6 +155,15 @@ def _references(framework: str) -> dict:
 
 
 _CACHE: dict = {}
+
+
+def control(name: str, description: str, component: str, mutant: Callable[[Callable], Callable], *,
+            named: bool = False, **kw) -> Control:
+    """A negative control patching one component with ``mutant`` (original -> mutant); ``named``: the check
+    must name that component (``expect_components``); ``kw``: ``target``, ``against``, ``expect_components``."""
+    if named:
+        kw["expect_components"] = (component,)
+    return Control(name, description, {component: mutant}, **kw)
 
 
 def with_arg(position: int, change: Callable[[Any], Any]) -> Callable[[Callable], Callable]:

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from checks._common import to_numpy
-from harness.base import Check, Control, Exact, Ulp
+from checks._common import control, to_numpy
+from harness.base import Check, Exact, Ulp
 from harness.bounds import Bound, bounded, jax_semantics, on_gpu
 
 N_PARAMS = 3  # per-parameter base keys: split(key, N_PARAMS)
@@ -301,93 +301,64 @@ NORMAL_BOUNDS = bounded(
 
 # ------------------------------------------------------------------------------------------- checks
 
+
+
+def _stream_check(name, components, run, mode, description, controls, **kw):
+    """A check of the stream on the shared cases (``_inputs`` / ``_strategy``): draws compared value by value."""
+    return Check(name=name, rng="exact", components=components, inputs=_inputs, run=run, mode=mode,
+                 strategy=_strategy, description=description, controls=controls, **kw)
+
+
+_ERFINV = control("torch_special_erfinv", "float32 normals through torch.special.erfinv (up to 91 ulp)",
+                  "rng.normal", _normal_special_erfinv, target="torch")
+_PAIR_FIRST = control("fold_in_pair_first", "member key folded pair index first, then the epoch", "rng.fold_in",
+                      _fold_in_pair_first, target="torch")
+_PLUS_ONE = "off-by-one key derivation: fold_in(k, d + 1)"
+_NORMAL = ("rng.normal", "rng.fold_in", "rng.split", "rng.key")
+
 CHECKS = [
-    Check(
-        name="eggroll.rng.keys",
-        rng="exact",
-        components=("rng.fold_in", "rng.split", "rng.key", "rng.key_data"),
-        inputs=_inputs,
-        run=_run_keys,
-        mode=Exact(),
-        strategy=_strategy,
-        by_component=True,
-        description="key(seed), split (partitionable) and fold_in chains fold_in(fold_in(split(key, P), tau), "
-                    "pair) give JAX's key words exactly, for batched keys and array data",
-        controls=(
-            Control("split_halves", "non-partitionable split (threefry over iota(2n) in halves)",
-                    {"rng.split": _split_halves}, target="torch", expect_components=("rng.split",)),
-            Control("fold_in_plus_one", "off-by-one key derivation: fold_in(k, d + 1)",
-                    {"rng.fold_in": _fold_in_plus_one}, target="torch", expect_components=("rng.fold_in",)),
-            Control("fold_in_words_swapped", "fold_in as threefry(k, d, 0) in the NumPy oracle",
-                    {"rng.fold_in": _fold_in_words_swapped}, target="numpy", against="jax",
-                    expect_components=("rng.fold_in",)),
-            Control("key_words_swapped", "key(seed) = [seed, 0]", {"rng.key": _key_words_swapped},
-                    target="torch", expect_components=("rng.key",)),
-        ),
-    ),
-    Check(
-        name="eggroll.rng.bits",
-        rng="exact",
-        components=("rng.bits", "rng.uniform", "rng.key", "rng.fold_in"),
-        inputs=_inputs,
-        run=_run_bits,
-        mode=Exact(),
-        compare=BITS_BOUNDS,
-        strategy=_strategy,
-        by_component=True,
-        description="random bits (odd shapes, > 2^16 values, batched keys) and float32 / bfloat16 / float16 "
-                    "uniforms on [0, 1) and [minval, maxval) are JAX's, bit for bit",
-        controls=(
-            Control("bits_halves_layout", "non-partitionable counter layout (iota split in halves)",
-                    {"rng.bits": _bits_halves}, target="torch", expect_components=("rng.bits",)),
-            Control("uniform_no_fma", "f * (hi - lo) + lo with two float32 roundings instead of XLA's FMA",
-                    {"rng.uniform": _uniform_no_fma}, target="torch", expect_components=("rng.uniform",)),
-            Control("bfloat16_uniform_16_bits", "bfloat16 uniforms from 16 random bits instead of 8",
-                    {"rng.uniform": _uniform_lowp_16_bits}, target="torch", expect_components=("rng.uniform",)),
-        ),
-    ),
-    Check(
-        name="eggroll.rng.normal",
-        rng="exact",
-        components=("rng.normal", "rng.fold_in", "rng.split", "rng.key"),
-        inputs=_inputs,
-        run=_run_normal,
-        mode=Ulp(max_ulp=0, reason="exact path: XLA:CPU's log1p and FMA steps reproduced op by op"),
-        compare=NORMAL_BOUNDS,
-        strategy=_strategy,
-        description="normals from EGGROLL's member keys, float32 (batched (P, K, a + b, r) and 70001 values), "
-                    "bfloat16 and float16, bit-identical to jax.random.normal on CPU",
-        controls=(
-            Control("torch_special_erfinv", "float32 normals through torch.special.erfinv (up to 91 ulp)",
-                    {"rng.normal": _normal_special_erfinv}, target="torch"),
-            Control("split_halves", "non-partitionable split of the per-parameter keys",
-                    {"rng.split": _split_halves}, target="torch"),
-            Control("fold_in_pair_first", "member key folded pair index first, then the epoch",
-                    {"rng.fold_in": _fold_in_pair_first}, target="torch"),
-            Control("fold_in_plus_one", "off-by-one key derivation: fold_in(k, d + 1)",
-                    {"rng.fold_in": _fold_in_plus_one}, target="torch"),
-            Control("fast_path_as_exact", "the no-FMA fast path where exact=True was asked for",
-                    {"rng.normal": _normal_always_fast}, target="torch"),
-            Control("bfloat16_from_float32", "bfloat16 normals rounded from float32 normals (23 bits, not 8)",
-                    {"rng.normal": _normal_lowp_from_f32}, target="torch"),
-        ),
-    ),
-    Check(
-        name="eggroll.rng.normal.fast",
-        rng="exact",
-        components=("rng.normal", "rng.fold_in", "rng.split", "rng.key"),
-        inputs=_inputs,
-        run=_run_normal_fast,
-        mode=Ulp(max_ulp=4, reason="exact=False drops XLA's FMA contraction: <= 3 ulp on 4.2% of all 2^23 "
-                                   "float32 uniforms (max abs 4.8e-7), measured exhaustively"),
-        strategy=_strategy,
-        fixture=False,  # derived from eggroll.rng.normal's stream; its golden file covers the draw
-        description="the fast normal path (exact=False) stays within 4 ulp of jax.random.normal",
-        controls=(
-            Control("torch_special_erfinv", "float32 normals through torch.special.erfinv (up to 91 ulp)",
-                    {"rng.normal": _normal_special_erfinv}, target="torch"),
-            Control("fold_in_pair_first", "member key folded pair index first, then the epoch",
-                    {"rng.fold_in": _fold_in_pair_first}, target="torch"),
-        ),
-    ),
+    _stream_check(
+        "eggroll.rng.keys", ("rng.fold_in", "rng.split", "rng.key", "rng.key_data"), _run_keys, Exact(),
+        "key(seed), split (partitionable) and fold_in chains fold_in(fold_in(split(key, P), tau), pair) give JAX's "
+        "key words exactly, for batched keys and array data", (
+            control("split_halves", "non-partitionable split (threefry over iota(2n) in halves)", "rng.split",
+                    _split_halves, target="torch", named=True),
+            control("fold_in_plus_one", _PLUS_ONE, "rng.fold_in", _fold_in_plus_one, target="torch", named=True),
+            control("fold_in_words_swapped", "fold_in as threefry(k, d, 0) in the NumPy oracle", "rng.fold_in",
+                    _fold_in_words_swapped, target="numpy", against="jax", named=True),
+            control("key_words_swapped", "key(seed) = [seed, 0]", "rng.key", _key_words_swapped, target="torch",
+                    named=True)),
+        by_component=True),
+    _stream_check(
+        "eggroll.rng.bits", ("rng.bits", "rng.uniform", "rng.key", "rng.fold_in"), _run_bits, Exact(),
+        "random bits (odd shapes, > 2^16 values, batched keys) and float32 / bfloat16 / float16 uniforms on [0, 1) "
+        "and [minval, maxval) are JAX's, bit for bit", (
+            control("bits_halves_layout", "non-partitionable counter layout (iota split in halves)", "rng.bits",
+                    _bits_halves, target="torch", named=True),
+            control("uniform_no_fma", "f * (hi - lo) + lo with two float32 roundings instead of XLA's FMA",
+                    "rng.uniform", _uniform_no_fma, target="torch", named=True),
+            control("bfloat16_uniform_16_bits", "bfloat16 uniforms from 16 random bits instead of 8", "rng.uniform",
+                    _uniform_lowp_16_bits, target="torch", named=True)),
+        compare=BITS_BOUNDS, by_component=True),
+    _stream_check(
+        "eggroll.rng.normal", _NORMAL, _run_normal,
+        Ulp(max_ulp=0, reason="exact path: XLA:CPU's log1p and FMA steps reproduced op by op"),
+        "normals from EGGROLL's member keys, float32 (batched (P, K, a + b, r) and 70001 values), bfloat16 and "
+        "float16, bit-identical to jax.random.normal on CPU", (
+            _ERFINV,
+            control("split_halves", "non-partitionable split of the per-parameter keys", "rng.split", _split_halves,
+                    target="torch"),
+            _PAIR_FIRST,
+            control("fold_in_plus_one", _PLUS_ONE, "rng.fold_in", _fold_in_plus_one, target="torch"),
+            control("fast_path_as_exact", "the no-FMA fast path where exact=True was asked for", "rng.normal",
+                    _normal_always_fast, target="torch"),
+            control("bfloat16_from_float32", "bfloat16 normals rounded from float32 normals (23 bits, not 8)",
+                    "rng.normal", _normal_lowp_from_f32, target="torch")),
+        compare=NORMAL_BOUNDS),
+    _stream_check(
+        "eggroll.rng.normal.fast", _NORMAL, _run_normal_fast,
+        Ulp(max_ulp=4, reason="exact=False drops XLA's FMA contraction: <= 3 ulp on 4.2% of all 2^23 float32 "
+                              "uniforms (max abs 4.8e-7), measured exhaustively"),
+        "the fast normal path (exact=False) stays within 4 ulp of jax.random.normal", (_ERFINV, _PAIR_FIRST),
+        fixture=False),  # derived from eggroll.rng.normal's stream; its golden file covers the draw
 ]

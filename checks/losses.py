@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from checks._common import reference
-from harness.base import Check, Control, Knob
+from checks._common import control, reference
+from harness.base import Check, Knob
 
 B, E = 8, 10
 BATCH_SIZES = (1, 8)  # fixed shape set: JAX compiles once per shape
@@ -240,83 +240,64 @@ WEIGHTS = (Knob("policy_weight"), Knob("value_weight"))
 
 CHECKS = [
     Check(
-        name="losses.policy",
-        components=("losses.policy", "losses.policy_log_softmax"),
-        inputs=policy_case,
-        run=_policy_run,
-        by_component=True,
-        optional=("losses.policy", "losses.policy_log_softmax"),
+        name="losses.policy", components=("losses.policy", "losses.policy_log_softmax"), inputs=policy_case,
+        run=_policy_run, by_component=True, optional=("losses.policy", "losses.policy_log_softmax"),
         strategy=_strategy,
         description="seed policy loss -t log(softmax + 1e-8) masked at t > 1e-7, and the log_softmax variant, "
                     "at logit spread 30 and with targets just above / below the mask threshold",
         controls=(
-            Control("log_softmax_swapped_in", "log_softmax in place of log(softmax + 1e-8) (whole units apart "
-                    "at spread 30)", {"losses.policy": _jax_log_softmax_policy}, target="jax"),
+            control("log_softmax_swapped_in", "log_softmax in place of log(softmax + 1e-8) (whole units apart "
+                    "at spread 30)", "losses.policy", _jax_log_softmax_policy, target="jax"),
         ),
     ),
     Check(
-        name="losses.value",
-        components=("losses.value",),
-        inputs=loss_case,
-        run=lambda c, k: c["losses.value"](k["value_output"], k["value_target"]),
-        strategy=_strategy,
+        name="losses.value", components=("losses.value",), inputs=loss_case,
+        run=lambda c, k: c["losses.value"](k["value_output"], k["value_target"]), strategy=_strategy,
         description="Huber delta 1 = smooth_l1 beta 1 on value_output.squeeze(-1) vs 0.9 * target, mean",
         controls=(
-            Control("broadcast_B1_minus_B", "(B, 1) - (B,) broadcasts to (B, B) (no squeeze)",
-                    {"losses.value": _jax_value_broadcast}, target="jax"),
-            Control("no_label_smoothing", "target not scaled by 1 - 0.1", {"losses.value": _torch_value_no_smoothing},
+            control("broadcast_B1_minus_B", "(B, 1) - (B,) broadcasts to (B, B) (no squeeze)",
+                    "losses.value", _jax_value_broadcast, target="jax"),
+            control("no_label_smoothing", "target not scaled by 1 - 0.1", "losses.value", _torch_value_no_smoothing,
                     target="torch"),
-            Control("sum_not_mean", "optax.huber_loss summed (it has no reduction)", {"losses.value": _jax_value_sum},
+            control("sum_not_mean", "optax.huber_loss summed (it has no reduction)", "losses.value", _jax_value_sum,
                     target="jax"),
-            Control("smooth_l1_beta_half", "smooth_l1 with beta 0.5 (equals huber only at beta = delta = 1)",
-                    {"losses.value": _torch_value_beta}, target="torch"),
+            control("smooth_l1_beta_half", "smooth_l1 with beta 0.5 (equals huber only at beta = delta = 1)",
+                    "losses.value", _torch_value_beta, target="torch"),
         ),
     ),
     Check(
-        name="losses.l2",
-        components=("losses.l2", "losses.grad"),
-        inputs=loss_case,
-        run=_l2_run,
-        by_component=True,
+        name="losses.l2", components=("losses.l2", "losses.grad"), inputs=loss_case, run=_l2_run, by_component=True,
         optional=("losses.l2", "losses.grad"), knobs=WEIGHTS + (Knob("coeff", 1e-5, components=("losses.l2",)),),
         strategy=_strategy,
         description="1e-5 * sum of Frobenius norms (not squared; also at coeff 1); its gradient is 0, not NaN, "
                     "at a zero tensor",
         controls=(
-            Control("squared_l2", "sum of SQUARED norms", {"losses.l2": _torch_l2_squared}, target="torch"),
-            Control("squared_l2_jax", "sum of SQUARED norms", {"losses.l2": _jax_l2_squared}, target="jax"),
-            Control("naive_norm_nan_grad", "jnp.linalg.norm: NaN gradient at the zero bias",
-                    {"losses.grad": _jax_naive_norm_grad}, target="jax", expect_components=("losses.grad",)),
+            control("squared_l2", "sum of SQUARED norms", "losses.l2", _torch_l2_squared, target="torch"),
+            control("squared_l2_jax", "sum of SQUARED norms", "losses.l2", _jax_l2_squared, target="jax"),
+            control("naive_norm_nan_grad", "jnp.linalg.norm: NaN gradient at the zero bias",
+                    "losses.grad", _jax_naive_norm_grad, target="jax", expect_components=("losses.grad",)),
         ),
     ),
     Check(
-        name="losses.total",
-        components=("losses.total",),
-        inputs=loss_case,
-        run=lambda c, k: c["losses.total"](*_args(k)),
-        strategy=_strategy,
-        knobs=WEIGHTS,
+        name="losses.total", components=("losses.total",), inputs=loss_case,
+        run=lambda c, k: c["losses.total"](*_args(k)), strategy=_strategy, knobs=WEIGHTS,
         description="policy_weight * policy + value_weight * value + l2, weights 0.5 / 1.5",
         controls=(
-            Control("missing_l2", "the L2 term dropped", {"losses.total": _drop_l2_total}, target="jax"),
-            Control("missing_policy_weight", "policy weight ignored (1.0)", {"losses.total": _drop_policy_weight},
+            control("missing_l2", "the L2 term dropped", "losses.total", _drop_l2_total, target="jax"),
+            control("missing_policy_weight", "policy weight ignored (1.0)", "losses.total", _drop_policy_weight,
                     target="jax"),
         ),
     ),
     Check(
-        name="losses.grad",
-        components=("losses.grad",),
-        inputs=lambda seed: loss_case(seed),
-        run=lambda c, k: c["losses.grad"](*_args(k)),
-        strategy=_strategy,
-        knobs=WEIGHTS,
+        name="losses.grad", components=("losses.grad",), inputs=lambda seed: loss_case(seed),
+        run=lambda c, k: c["losses.grad"](*_args(k)), strategy=_strategy, knobs=WEIGHTS,
         description="total loss and its gradients w.r.t. params, logits and value_output (oracle: by hand)",
         controls=(
-            Control("naive_norm_nan_grad", "jnp.linalg.norm: NaN gradient at the zero bias",
-                    {"losses.grad": _jax_naive_norm_grad}, target="jax"),
-            Control("log_softmax_swapped_in", "gradient of the log_softmax variant",
-                    {"losses.grad": _torch_log_softmax_grad}, target="torch"),
-            Control("missing_policy_weight", "policy weight ignored (1.0)", {"losses.grad": _drop_policy_weight},
+            control("naive_norm_nan_grad", "jnp.linalg.norm: NaN gradient at the zero bias",
+                    "losses.grad", _jax_naive_norm_grad, target="jax"),
+            control("log_softmax_swapped_in", "gradient of the log_softmax variant",
+                    "losses.grad", _torch_log_softmax_grad, target="torch"),
+            control("missing_policy_weight", "policy weight ignored (1.0)", "losses.grad", _drop_policy_weight,
                     target="torch"),
         ),
     ),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.base import Check, Control, Exact
+from checks._common import control
+from harness.base import Check, Exact
 from reference.nets import encoding
 
 HIDDEN = 32
@@ -115,35 +116,29 @@ def _bf16_roundtrip(orig):
 
 CHECKS = [
     Check(
-        name="nets.forward",
-        components=("nets.policy_value", "nets.to_native"),
-        inputs=net_case,
-        run=_run_forward,
+        name="nets.forward", components=("nets.policy_value", "nets.to_native"), inputs=net_case, run=_run_forward,
         strategy=_strategy,
         description="eval-mode logits (E,) and value () of the graph network from one set of canonical "
                     "weights (6 boards of n = 4 and of n = 6, and one board unbatched)",
         controls=(
-            Control("player_role_ignored", "player_role not fed to the network",
-                    {"nets.policy_value": _role_ignored}, target="torch"),
-            Control("reverse_edges_dropped", "messages only along u -> v (edge_index without the reverse half)",
-                    {"nets.policy_value": _forward_edges_only}, target="torch"),
-            Control("square_kernel_not_transposed", "to_flax transposes only where shapes force it: (H, H) "
-                    "message weights keep torch layout", {"nets.to_native": _square_not_transposed}, target="jax"),
+            control("player_role_ignored", "player_role not fed to the network",
+                    "nets.policy_value", _role_ignored, target="torch"),
+            control("reverse_edges_dropped", "messages only along u -> v (edge_index without the reverse half)",
+                    "nets.policy_value", _forward_edges_only, target="torch"),
+            control("square_kernel_not_transposed", "to_flax transposes only where shapes force it: (H, H) "
+                    "message weights keep torch layout", "nets.to_native", _square_not_transposed, target="jax"),
         ),
     ),
     Check(
-        name="nets.convert",
-        components=("nets.to_native", "nets.from_native"),
-        inputs=net_case,
-        run=_run_convert,
+        name="nets.convert", components=("nets.to_native", "nets.from_native"), inputs=net_case, run=_run_convert,
         mode=Exact(),
         description="canonical -> flax / torch -> canonical is the identity, bit for bit (names and layouts)",
         controls=(
-            Control("no_transpose", "to_flax keeps the torch (out, in) layout", {"nets.to_native": _no_transpose},
+            control("no_transpose", "to_flax keeps the torch (out, in) layout", "nets.to_native", _no_transpose,
                     target="jax"),
-            Control("rounds_swapped", "message-passing rounds 0 and 1 swapped by the converter",
-                    {"nets.to_native": _rounds_swapped}, target="torch"),
-            Control("bfloat16_roundtrip", "from_torch through bfloat16", {"nets.from_native": _bf16_roundtrip},
+            control("rounds_swapped", "message-passing rounds 0 and 1 swapped by the converter",
+                    "nets.to_native", _rounds_swapped, target="torch"),
+            control("bfloat16_roundtrip", "from_torch through bfloat16", "nets.from_native", _bf16_roundtrip,
                     target="torch", expect_components=("nets.from_native",)),
         ),
     ),

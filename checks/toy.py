@@ -51,13 +51,8 @@ def _argmax_inputs(seed):
 
 CHECKS = [
     Check(
-        name="toy.math.softmax",
-        components=("toy.softmax", "toy.cross_entropy"),
-        inputs=_inputs,
-        run=_run_softmax,
-        mode=Tolerance(),
-        by_component=True,
-        strategy=_strategy,
+        name="toy.math.softmax", components=("toy.softmax", "toy.cross_entropy"), inputs=_inputs, run=_run_softmax,
+        mode=Tolerance(), by_component=True, strategy=_strategy,
         description="softmax and cross-entropy agree leaf by leaf",
         controls=(
             Control("sign_flip", "softmax of -logits", {"toy.softmax": _sign_flipped_softmax},
@@ -65,11 +60,8 @@ CHECKS = [
         ),
     ),
     Check(
-        name="toy.math.argmax",
-        components=("toy.argmax",),
-        inputs=_argmax_inputs,
-        run=lambda c, case: c["toy.argmax"](case["values"]),
-        mode=Exact(),
+        name="toy.math.argmax", components=("toy.argmax",), inputs=_argmax_inputs,
+        run=lambda c, case: c["toy.argmax"](case["values"]), mode=Exact(),
         description="argmax with first-index tie-break, exact integers",
         controls=(
             Control("last_index_ties", "ties broken towards the last index", {"toy.argmax": _argmax_last},

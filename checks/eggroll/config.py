@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.base import Check, Control, Exact
+from checks._common import control
+from harness.base import Check, Exact
 
 BAD_CONFIGS = {
     "odd_population": {"population": 7, "sigma": 0.1},
@@ -47,14 +48,12 @@ def _accept_odd(orig):
 
 CHECKS = [
     Check(
-        name="eggroll.config.validation",
-        components=("eggroll.validate_config",),
+        name="eggroll.config.validation", components=("eggroll.validate_config",),
         inputs=_config_inputs, run=_run_config, mode=Exact(),
         description="the same configs are rejected (ValueError): odd N, G odd / not dividing N, rank < 1, "
                     "sigma <= 0, R < 0, implicit optimiser hyper-parameters",
         controls=(
-            Control("odd_population_accepted", "odd population accepted",
-                    {"eggroll.validate_config": _accept_odd}),
+            control("odd_population_accepted", "odd population accepted", "eggroll.validate_config", _accept_odd),
         ),
     ),
 ]

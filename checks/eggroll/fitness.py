@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from checks._common import like, to_numpy
-from harness.base import Check, Control, Tolerance
+from checks._common import control, like, to_numpy
+from harness.base import Check, Tolerance
 
 GROUP_N = (8, 16)
 SCALES = (1e-3, 1.0, 100.0)
@@ -79,18 +79,17 @@ def _eps_outside(f, g):
 
 CHECKS = [
     Check(
-        name="eggroll.fitness.group_norm",
-        components=("eggroll.shape_fitness",),
+        name="eggroll.fitness.group_norm", components=("eggroll.shape_fitness",),
         inputs=_group_inputs, run=_run_group, mode=Tolerance(), strategy=_group_strategy,
         description="f = (F - group mean) / sqrt(global var + 1e-5), ddof 0, G in {0, 2, 4, N}, "
                     "fitness scales 1e-3 / 1 / 100",
         controls=(
-            Control("per_group_variance", "each group divided by its own std",
-                    {"eggroll.shape_fitness": fitness_mutant(per_group_variance)}),
-            Control("ddof1", "sample variance (ddof 1, torch.var's default)",
-                    {"eggroll.shape_fitness": fitness_mutant(_ddof1)}, target="jax"),
-            Control("eps_outside_sqrt", "(F - mean) / (std + 1e-5)",
-                    {"eggroll.shape_fitness": fitness_mutant(_eps_outside)}),
+            control("per_group_variance", "each group divided by its own std",
+                    "eggroll.shape_fitness", fitness_mutant(per_group_variance)),
+            control("ddof1", "sample variance (ddof 1, torch.var's default)",
+                    "eggroll.shape_fitness", fitness_mutant(_ddof1), target="jax"),
+            control("eps_outside_sqrt", "(F - mean) / (std + 1e-5)",
+                    "eggroll.shape_fitness", fitness_mutant(_eps_outside)),
         ),
     ),
 ]

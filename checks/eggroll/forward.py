@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from checks._common import seeded_dtypes
-from harness.base import Check, Control, Tolerance
+from checks._common import control, seeded_dtypes
+from harness.base import Check, Tolerance
 
 
 def _forward_inputs(seed):
@@ -36,15 +36,14 @@ def _xw_orientation(orig):
 
 CHECKS = [
     Check(
-        name="eggroll.forward",
-        components=("eggroll.forward", "eggroll.forward_xw"),
+        name="eggroll.forward", components=("eggroll.forward", "eggroll.forward_xw"),
         inputs=_forward_inputs, run=_run_forward, mode=Tolerance(), strategy=seeded_dtypes(_forward_inputs),
         by_component=True, optional=("eggroll.forward", "eggroll.forward_xw"),
         description="population forward without materialising A B^T, x W^T and x W orientations",
         controls=(
-            Control("noise_dropped", "perturbation not applied (plain inference)", {"eggroll.forward": _noise_dropped}),
-            Control("xw_orientation", "x W layer perturbed as x B A^T instead of x A B^T",
-                    {"eggroll.forward_xw": _xw_orientation}, expect_components=("eggroll.forward_xw",)),
+            control("noise_dropped", "perturbation not applied (plain inference)", "eggroll.forward", _noise_dropped),
+            control("xw_orientation", "x W layer perturbed as x B A^T instead of x A B^T",
+                    "eggroll.forward_xw", _xw_orientation, expect_components=("eggroll.forward_xw",)),
         ),
     ),
 ]

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from checks._common import es_key, i64, keys_u32, like, pairs, rand_keys, signs, to_numpy
-from harness.base import Check, Control, Exact, Tolerance
+from checks._common import control, es_key, i64, keys_u32, like, pairs, rand_keys, signs, to_numpy
+from harness.base import Check, Exact, Tolerance
 
 # =================================================================================== pairs
 
@@ -196,43 +196,40 @@ def _bias_over_sqrt_r(orig):
 
 CHECKS = [
     Check(
-        name="eggroll.noise.sign_alternation",
-        components=("eggroll.pair_index_sign", "eggroll.member_keys"),
+        name="eggroll.noise.sign_alternation", components=("eggroll.pair_index_sign", "eggroll.member_keys"),
         inputs=_sign_inputs, run=_run_sign, mode=Exact(),
         optional=("eggroll.pair_index_sign", "eggroll.member_keys"), rng="adapts",
         description="pairs interleaved (2k, 2k+1): k = i // 2, s = +1/-1, both members of a pair share a key",
         controls=(
-            Control("halves", "pairs as halves (i, i + N/2) instead of interleaved (2k, 2k+1)",
-                    {"eggroll.pair_index_sign": halves}),
-            Control("odd_member_positive", "s_i = -1 for even i (sign convention flipped)",
-                    {"eggroll.pair_index_sign": _sign_odd_first}, target="jax"),
+            control("halves", "pairs as halves (i, i + N/2) instead of interleaved (2k, 2k+1)",
+                    "eggroll.pair_index_sign", halves),
+            control("odd_member_positive", "s_i = -1 for even i (sign convention flipped)",
+                    "eggroll.pair_index_sign", _sign_odd_first, target="jax"),
         ),
     ),
     Check(
-        name="eggroll.noise.reuse",
-        components=("eggroll.noise_epoch", "eggroll.member_keys"),
+        name="eggroll.noise.reuse", components=("eggroll.noise_epoch", "eggroll.member_keys"),
         inputs=_reuse_inputs, run=_run_reuse, mode=Exact(), strategy=_reuse_strategy,
         optional=("eggroll.member_keys",), rng="adapts",
         description="tau(t) = 0 if R == 0 else t // R and member keys fold_in(fold_in(key_p, tau), k) "
                     "for R in {0, 1, 2, 3}, epochs 0..6 (R = 0: one frozen noise set)",
         controls=(
-            Control("r0_fresh", "R = 0 read as fresh noise every epoch", {"eggroll.noise_epoch": _r0_fresh}),
-            Control("r_modulo", "tau = t % R instead of t // R", {"eggroll.noise_epoch": _r_modulo}, target="jax"),
+            control("r0_fresh", "R = 0 read as fresh noise every epoch", "eggroll.noise_epoch", _r0_fresh),
+            control("r_modulo", "tau = t % R instead of t // R", "eggroll.noise_epoch", _r_modulo, target="jax"),
         ),
     ),
     Check(
-        name="eggroll.noise.layout",
-        components=("eggroll.lowrank_noise", "eggroll.fullrank_noise"),
+        name="eggroll.noise.layout", components=("eggroll.lowrank_noise", "eggroll.fullrank_noise"),
         inputs=_layout_inputs, run=_run_layout, mode=Tolerance(), strategy=_layout_strategy,
         optional=("eggroll.lowrank_noise", "eggroll.fullrank_noise"), rng="adapts",
         description="Z = normal(key, (a + b, r)); B = Z[:b], A = (sigma s / sqrt r) Z[b:]; E = sigma s eps",
         controls=(
-            Control("ab_rows_swapped", "A from the first a rows of Z, B from the rest",
-                    {"eggroll.lowrank_noise": _ab_swapped}),
-            Control("sign_on_b", "antithetic sign folded into B instead of A (same product, other layout)",
-                    {"eggroll.lowrank_noise": _sign_on_b}, target="jax"),
-            Control("bias_sigma_over_sqrt_r", "sigma / sqrt(r) applied to full-rank (bias) noise",
-                    {"eggroll.fullrank_noise": _bias_over_sqrt_r}, expect_components=("eggroll.fullrank_noise",)),
+            control("ab_rows_swapped", "A from the first a rows of Z, B from the rest",
+                    "eggroll.lowrank_noise", _ab_swapped),
+            control("sign_on_b", "antithetic sign folded into B instead of A (same product, other layout)",
+                    "eggroll.lowrank_noise", _sign_on_b, target="jax"),
+            control("bias_sigma_over_sqrt_r", "sigma / sqrt(r) applied to full-rank (bias) noise",
+                    "eggroll.fullrank_noise", _bias_over_sqrt_r, expect_components=("eggroll.fullrank_noise",)),
         ),
     ),
 ]

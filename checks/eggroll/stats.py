@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from checks._common import es_key, pairs, signs, to_numpy
-from harness.base import Check, Control, Statistical
+from checks._common import control, es_key, pairs, signs, to_numpy
+from harness.base import Check, Statistical
 
 STATS_N, STATS_SHAPE, STATS_RANK = 128, (16, 8), 4
 STATS_BIAS = (8,)  # a 1-D parameter: 128 x 8 full-rank noise entries
@@ -75,10 +75,10 @@ CHECKS = [
                     "B_{2k+1}), independence across pairs; false-failure budget alpha = 1e-3 over the 6 leaves "
                     "(Bonferroni)",
         controls=(
-            Control("uniform_noise", "unit-variance uniform noise instead of normal",
-                    {"eggroll.lowrank_noise": _uniform_noise}),
-            Control("independent_pairs", "members of a pair draw independent noise",
-                    {"eggroll.lowrank_noise": _independent_pairs}),
+            control("uniform_noise", "unit-variance uniform noise instead of normal",
+                    "eggroll.lowrank_noise", _uniform_noise),
+            control("independent_pairs", "members of a pair draw independent noise",
+                    "eggroll.lowrank_noise", _independent_pairs),
         ),
     ),
 ]

@@ -57,8 +57,7 @@ CONFIG_ARG = 5  # eggroll.epoch(params, opt_state, es_key, epoch, data, config)
 
 CHECKS = [
     Check(
-        name="eggroll.trajectory",
-        components=("eggroll.epoch",),
+        name="eggroll.trajectory", components=("eggroll.epoch",),
         inputs=traj_inputs, run=_run_traj, mode=Tolerance(), slow=False, rng="exact", strategy=_traj_strategy,
         description="10 epochs (1 and 3 are prefixes) of EGGROLL on a small MLP (low-rank w1/w2, full-rank "
                     "biases, excluded out_scale) over G in {0, 4} x R in {0, 1, 2}; the first failing leaf "

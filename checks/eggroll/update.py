@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from checks._common import es_key, seeded_dtypes, signs, to_numpy
+from checks._common import control, es_key, seeded_dtypes, signs, to_numpy
 from checks.eggroll.fitness import fitness_mutant, fitness_vectors, per_group_variance, spread
 from checks.eggroll.noise import halves
-from harness.base import Check, Control, Tolerance
+from harness.base import Check, Tolerance
 
 # ======================================================================================== updates
 
@@ -133,29 +133,26 @@ def _no_antithetic_sign(orig):
 
 CHECKS = [
     Check(
-        name="eggroll.update.lowrank",
-        components=("eggroll.lowrank_update",),
+        name="eggroll.update.lowrank", components=("eggroll.lowrank_update",),
         inputs=_update_inputs, run=lambda c, k: c["eggroll.lowrank_update"](k["f"], k["a"], k["b"]),
         mode=Tolerance(), strategy=seeded_dtypes(_update_inputs),
         description="g_W = -sqrt(N) einsum('nir,njr->ij', f A, B) / N",
         controls=(
-            Control("missing_sqrt_n", "divided by N instead of sqrt(N)", {"eggroll.lowrank_update": _over_sqrt_n}),
-            Control("wrong_sign", "gradient of the maximisation handed to a minimiser",
-                    {"eggroll.lowrank_update": _negated}, target="jax"),
+            control("missing_sqrt_n", "divided by N instead of sqrt(N)", "eggroll.lowrank_update", _over_sqrt_n),
+            control("wrong_sign", "gradient of the maximisation handed to a minimiser",
+                    "eggroll.lowrank_update", _negated, target="jax"),
         ),
     ),
     Check(
-        name="eggroll.update.full",
-        components=("eggroll.fullrank_update",),
-        inputs=_full_inputs,
+        name="eggroll.update.full", components=("eggroll.fullrank_update",), inputs=_full_inputs,
         run=lambda c, k: {"bias": c["eggroll.fullrank_update"](k["f"], k["e_bias"]),
                           "matrix": c["eggroll.fullrank_update"](k["f"], k["e_matrix"])},
         mode=Tolerance(), strategy=seeded_dtypes(_full_inputs),
         description="g_P = -(1/sqrt(N)) sum_i f_i E_i (E = sigma s eps)",
         controls=(
-            Control("missing_sqrt_n", "divided by N instead of sqrt(N)", {"eggroll.fullrank_update": _over_sqrt_n}),
-            Control("wrong_sign", "gradient of the maximisation handed to a minimiser",
-                    {"eggroll.fullrank_update": _negated}),
+            control("missing_sqrt_n", "divided by N instead of sqrt(N)", "eggroll.fullrank_update", _over_sqrt_n),
+            control("wrong_sign", "gradient of the maximisation handed to a minimiser",
+                    "eggroll.fullrank_update", _negated),
         ),
     ),
     Check(
@@ -168,12 +165,12 @@ CHECKS = [
         description="spec invariants: antithetic pairs, constant / group-mean invariance, equal pairs -> 0, "
                     "rank <= min(N r / 2, a, b), efficient == materialised forward",
         controls=(
-            Control("halves", "pairs as halves: the pair (2k, 2k+1) no longer shares noise",
-                    {"eggroll.pair_index_sign": halves}, target="torch", against="invariant"),
-            Control("no_antithetic_sign", "both members of a pair perturbed with +sigma",
-                    {"eggroll.lowrank_noise": _no_antithetic_sign}, target="jax", against="invariant"),
-            Control("per_group_variance", "group-normalised with per-group std: G changes the update",
-                    {"eggroll.shape_fitness": fitness_mutant(per_group_variance)}, target="numpy",
+            control("halves", "pairs as halves: the pair (2k, 2k+1) no longer shares noise",
+                    "eggroll.pair_index_sign", halves, target="torch", against="invariant"),
+            control("no_antithetic_sign", "both members of a pair perturbed with +sigma",
+                    "eggroll.lowrank_noise", _no_antithetic_sign, target="jax", against="invariant"),
+            control("per_group_variance", "group-normalised with per-group std: G changes the update",
+                    "eggroll.shape_fitness", fitness_mutant(per_group_variance), target="numpy",
                     against="invariant"),
         ),
     ),

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from checks._common import control
 from checks.train.optim import optim_case
-from harness.base import Check, Control
+from harness.base import Check
 
 COMPONENTS = ("train.clip", "train.optimizer_steps", "train.plateau", "train.early_stopping")
 
@@ -101,21 +102,17 @@ def _min_delta_1e_2(orig):
 
 CHECKS = [
     Check(
-        name="train.defaults",
-        components=COMPONENTS,
-        inputs=defaults_case,
-        run=_run,
-        by_component=True,
+        name="train.defaults", components=COMPONENTS, inputs=defaults_case, run=_run, by_component=True,
         description="clip, optimizer steps, plateau and early stopping called with their defaults (max_norm 1, "
                     "decay 1e-4, betas 0.9 / 0.999, eps 1e-8, factor 0.5, patience 2, threshold 1e-4, cooldown 0, "
                     "min_lr 0, patience 5, min_delta 1e-3) in regimes where each default is many tolerances wide",
         controls=(
-            Control("plateau_default_patience_3", "ReduceLROnPlateau default patience 3",
-                    {"train.plateau": _patience_3}, target="torch", expect_components=("train.plateau",)),
-            Control("adam_default_eps_1e-6", "Adam default eps 1e-6",
-                    {"train.optimizer_steps": _eps_1e_6}, target="jax", expect_components=("train.optimizer_steps",)),
-            Control("early_default_min_delta_1e-2", "early stopping default min_delta 1e-2",
-                    {"train.early_stopping": _min_delta_1e_2}, target="torch",
+            control("plateau_default_patience_3", "ReduceLROnPlateau default patience 3",
+                    "train.plateau", _patience_3, target="torch", expect_components=("train.plateau",)),
+            control("adam_default_eps_1e-6", "Adam default eps 1e-6",
+                    "train.optimizer_steps", _eps_1e_6, target="jax", expect_components=("train.optimizer_steps",)),
+            control("early_default_min_delta_1e-2", "early stopping default min_delta 1e-2",
+                    "train.early_stopping", _min_delta_1e_2, target="torch",
                     expect_components=("train.early_stopping",)),
         ),
     ),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from checks._common import control
 from checks.train import SCHEDULE_TOL
-from harness.base import Check, Control, Knob
+from harness.base import Check, Knob
 
 # --------------------------------------------------------------------------------------------------
 # warmup
@@ -158,52 +159,40 @@ def _no_clip(orig):
 
 CHECKS = [
     Check(
-        name="train.warmup",
-        components=("train.warmup_lrs",),
-        inputs=_warmup_case,
-        run=_run_warmup,
-        mode=SCHEDULE_TOL,
-        strategy=_warmup_strategy,
+        name="train.warmup", components=("train.warmup_lrs",), inputs=_warmup_case, run=_run_warmup,
+        mode=SCHEDULE_TOL, strategy=_warmup_strategy,
         description="per-step learning rates lr * min(k + 1, W) / W, W = int(0.15 * total) (W = 6, 1, 0)",
         controls=(
-            Control("warmup_one_step_behind", "optax.linear_schedule(0, lr, W): lr * k / W",
-                    {"train.warmup_lrs": _warmup_one_behind}, target="jax"),
+            control("warmup_one_step_behind", "optax.linear_schedule(0, lr, W): lr * k / W",
+                    "train.warmup_lrs", _warmup_one_behind, target="jax"),
         ),
     ),
     Check(
-        name="train.clip",
-        components=("train.clip", "train.optimizer_steps"),
-        inputs=optim_case,
-        run=_run_clip,
-        by_component=True,
-        optional=("train.clip", "train.optimizer_steps"), knobs=(Knob("max_norm", 1.0),),
+        name="train.clip", components=("train.clip", "train.optimizer_steps"), inputs=optim_case, run=_run_clip,
+        by_component=True, optional=("train.clip", "train.optimizer_steps"), knobs=(Knob("max_norm", 1.0),),
         description="clip by global norm 1 (above, below, all-zero gradients) and its place in the chain: "
                     "clip, then coupled decay, then Adam (6 steps, wd 0.1, norms 0.3..12). optax clips "
                     "without torch's +1e-6: ~1e-6/norm relative, inside float32 rtol",
         controls=(
-            Control("no_clipping", "gradients not clipped", {"train.clip": _no_clip}, target="jax"),
-            Control("decay_before_clipping", "add_decayed_weights before clip_by_global_norm",
-                    {"train.optimizer_steps": _decay_before_clip}, target="jax",
+            control("no_clipping", "gradients not clipped", "train.clip", _no_clip, target="jax"),
+            control("decay_before_clipping", "add_decayed_weights before clip_by_global_norm",
+                    "train.optimizer_steps", _decay_before_clip, target="jax",
                     expect_components=("train.optimizer_steps",)),
         ),
     ),
     Check(
-        name="train.weight_decay",
-        components=("train.optimizer_steps",),
-        inputs=optim_case,
-        run=_run_weight_decay,
+        name="train.weight_decay", components=("train.optimizer_steps",), inputs=optim_case, run=_run_weight_decay,
         description="coupled weight decay (g + wd p, torch.optim.Adam(weight_decay)) + Adam at wd 0.1, "
                     "6 steps, lr 1e-2..3e-2. jax is 1.1e-6 from the oracle: optax's float32 bias corrections "
                     "(1 - 0.999^t), inside float32 atol",
         controls=(
-            Control("adamw_instead_of_coupled", "optax.adamw (decoupled decay)", {"train.optimizer_steps": _adamw},
+            control("adamw_instead_of_coupled", "optax.adamw (decoupled decay)", "train.optimizer_steps", _adamw,
                     target="jax"),
-            Control("torch_adamw", "torch.optim.AdamW (decoupled decay)", {"train.optimizer_steps": _torch_adamw},
+            control("torch_adamw", "torch.optim.AdamW (decoupled decay)", "train.optimizer_steps", _torch_adamw,
                     target="torch"),
-            Control("optax_adamw_default_wd", "optax.adamw with its default weight_decay 1e-4",
-                    {"train.optimizer_steps": _optax_adamw_default}, target="jax"),
-            Control("no_weight_decay", "weight decay dropped", {"train.optimizer_steps": _no_weight_decay},
-                    target="jax"),
+            control("optax_adamw_default_wd", "optax.adamw with its default weight_decay 1e-4",
+                    "train.optimizer_steps", _optax_adamw_default, target="jax"),
+            control("no_weight_decay", "weight decay dropped", "train.optimizer_steps", _no_weight_decay, target="jax"),
         ),
     ),
 ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from checks._common import control
 from checks.train import SCHEDULE_TOL
-from harness.base import Check, Control, Exact, Knob
+from harness.base import Check, Exact, Knob
 
 # --------------------------------------------------------------------------------------------------
 # plateau
@@ -112,35 +113,26 @@ def _early_patience_off_by_one(orig):
 
 CHECKS = [
     Check(
-        name="train.plateau",
-        components=("train.plateau",),
-        inputs=_plateau_case,
-        run=_run_plateau,
-        mode=SCHEDULE_TOL,
-        strategy=_plateau_strategy,
+        name="train.plateau", components=("train.plateau",), inputs=_plateau_case, run=_run_plateau,
+        mode=SCHEDULE_TOL, strategy=_plateau_strategy,
         description="ReduceLROnPlateau learning-rate trace (torch semantics; optax reduce_on_plateau with "
                     "patience + 1), with cooldown, min_lr and sub-threshold improvements",
         controls=(
-            Control("plateau_patience_off_by_one", "optax patience = torch patience (reduces one epoch early)",
-                    {"train.plateau": _plateau_patience_off_by_one}, target="jax"),
-            Control("cooldown_ignored", "cooldown dropped", {"train.plateau": _plateau_no_cooldown}, target="torch"),
+            control("plateau_patience_off_by_one", "optax patience = torch patience (reduces one epoch early)",
+                    "train.plateau", _plateau_patience_off_by_one, target="jax"),
+            control("cooldown_ignored", "cooldown dropped", "train.plateau", _plateau_no_cooldown, target="torch"),
         ),
     ),
     Check(
-        name="train.early_stopping",
-        components=("train.early_stopping",),
-        inputs=_early_case,
-        run=_run_early,
-        mode=Exact(),
-        knobs=(Knob("patience", 5), Knob("min_delta", 1e-3)),
-        strategy=_early_strategy,
+        name="train.early_stopping", components=("train.early_stopping",), inputs=_early_case, run=_run_early,
+        mode=Exact(), knobs=(Knob("patience", 5), Knob("min_delta", 1e-3)), strategy=_early_strategy,
         description="stop epoch, best epoch and the restored (best) parameters, bit for bit; min_delta 1e-3, "
                     "patience 5 and 2, and a run that never stops",
         controls=(
-            Control("no_best_restore", "stopped without restoring the best parameters",
-                    {"train.early_stopping": _no_best_restore}, target="jax"),
-            Control("early_patience_off_by_one", "stops one epoch late",
-                    {"train.early_stopping": _early_patience_off_by_one}, target="torch"),
+            control("no_best_restore", "stopped without restoring the best parameters",
+                    "train.early_stopping", _no_best_restore, target="jax"),
+            control("early_patience_off_by_one", "stops one epoch late",
+                    "train.early_stopping", _early_patience_off_by_one, target="torch"),
         ),
     ),
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.base import Check, Control, Exact
+from checks._common import control
+from harness.base import Check, Exact
 from reference.nets import encoding
 
 
@@ -57,21 +58,16 @@ def _fixed_inverted(orig):
 
 CHECKS = [
     Check(
-        name="train.value_targets",
-        components=("train.value_targets", "train.make_examples"),
-        inputs=_targets_case,
-        run=_run_targets,
-        by_component=True,
-        optional=("train.value_targets", "train.make_examples"),
-        mode=Exact(),
+        name="train.value_targets", components=("train.value_targets", "train.make_examples"), inputs=_targets_case,
+        run=_run_targets, by_component=True, optional=("train.value_targets", "train.make_examples"), mode=Exact(),
         description="the final outcome on every position (alternating / fixed perspective, draws 0) and the "
                     "seed's example format",
         controls=(
-            Control("intermediate_values_zero", "only the final position gets the outcome, others 0.0",
-                    {"train.value_targets": _intermediate_zero}, target="torch"),
-            Control("draws_minus_one", "draws valued -1", {"train.value_targets": _draws_minus_one}, target="jax"),
-            Control("fixed_perspective_inverted", "fixed perspective is the second player's",
-                    {"train.value_targets": _fixed_inverted}, target="torch"),
+            control("intermediate_values_zero", "only the final position gets the outcome, others 0.0",
+                    "train.value_targets", _intermediate_zero, target="torch"),
+            control("draws_minus_one", "draws valued -1", "train.value_targets", _draws_minus_one, target="jax"),
+            control("fixed_perspective_inverted", "fixed perspective is the second player's",
+                    "train.value_targets", _fixed_inverted, target="torch"),
         ),
     ),
 ]
