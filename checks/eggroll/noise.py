@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from checks._common import control, es_key, i64, keys_u32, like, pairs, rand_keys, signs, to_numpy
+from checks._common import Owners, control, es_key, i64, keys_u32, like, pairs, rand_keys, signs, to_numpy
 from harness.base import Check, Exact, Tolerance
 
 # =================================================================================== pairs
@@ -193,12 +193,20 @@ def _bias_over_sqrt_r(orig):
 
 
 # ================================================================================= catalogue
+# Leaf attribution (a divergence names only its own component): the keys are computed from the pair index /
+# the noise epoch, so a failing key leaf names member_keys only when its input agrees.
+
+SIGN_OWNERS = Owners((r"\['(pair_index|sign)'\]", "eggroll.pair_index_sign"),
+                     (r"\['keys'\]", "eggroll.member_keys", [r"\['pair_index'\]"]))
+REUSE_OWNERS = Owners((r"\['(?P<r>R\d+)'\]\['tau'\]", "eggroll.noise_epoch"),
+                      (r"\['(?P<r>R\d+)'\]\['keys'\]", "eggroll.member_keys", [r"\['{r}'\]\['tau'\]"]))
+LAYOUT_OWNERS = Owners((r"\['(A|B|lowrank)'\]", "eggroll.lowrank_noise"), (r"\['E_", "eggroll.fullrank_noise"))
 
 CHECKS = [
     Check(
         name="eggroll.noise.sign_alternation", components=("eggroll.pair_index_sign", "eggroll.member_keys"),
         inputs=_sign_inputs, run=_run_sign, mode=Exact(),
-        optional=("eggroll.pair_index_sign", "eggroll.member_keys"), rng="adapts",
+        optional=("eggroll.pair_index_sign", "eggroll.member_keys"), rng="adapts", attribute=SIGN_OWNERS,
         description="pairs interleaved (2k, 2k+1): k = i // 2, s = +1/-1, both members of a pair share a key",
         controls=(
             control("halves", "pairs as halves (i, i + N/2) instead of interleaved (2k, 2k+1)",
@@ -210,7 +218,7 @@ CHECKS = [
     Check(
         name="eggroll.noise.reuse", components=("eggroll.noise_epoch", "eggroll.member_keys"),
         inputs=_reuse_inputs, run=_run_reuse, mode=Exact(), strategy=_reuse_strategy,
-        optional=("eggroll.member_keys",), rng="adapts",
+        optional=("eggroll.member_keys",), rng="adapts", attribute=REUSE_OWNERS,
         description="tau(t) = 0 if R == 0 else t // R and member keys fold_in(fold_in(key_p, tau), k) "
                     "for R in {0, 1, 2, 3}, epochs 0..6 (R = 0: one frozen noise set)",
         controls=(
@@ -221,7 +229,7 @@ CHECKS = [
     Check(
         name="eggroll.noise.layout", components=("eggroll.lowrank_noise", "eggroll.fullrank_noise"),
         inputs=_layout_inputs, run=_run_layout, mode=Tolerance(), strategy=_layout_strategy,
-        optional=("eggroll.lowrank_noise", "eggroll.fullrank_noise"), rng="adapts",
+        optional=("eggroll.lowrank_noise", "eggroll.fullrank_noise"), rng="adapts", attribute=LAYOUT_OWNERS,
         description="Z = normal(key, (a + b, r)); B = Z[:b], A = (sigma s / sqrt r) Z[b:]; E = sigma s eps",
         controls=(
             control("ab_rows_swapped", "A from the first a rows of Z, B from the rest",

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from checks._common import control, es_key, seeded_dtypes, signs, to_numpy
+from checks._common import Owners, control, es_key, seeded_dtypes, signs, to_numpy
 from checks.eggroll.fitness import fitness_mutant, fitness_vectors, per_group_variance, spread
 from checks.eggroll.noise import halves
 from harness.base import Check, Tolerance
@@ -129,6 +129,25 @@ def _no_antithetic_sign(orig):
     return lambda keys, signs, shape, rank, sigma: orig(keys, signs * 0 + 1, shape, rank, sigma)
 
 
+# Leaf attribution, in data-flow order. The pair leaves (1_pair_A / B / E) compare each noise with itself:
+# A or B alone names lowrank_noise, E alone fullrank_noise, both kinds at once their common inputs (pair index
+# and sign, member keys), which this check does not compare: not attributable. Every other invariant holds for
+# antithetic noise whatever the update's scale, so it names the component it exercises once the noise is
+# antithetic: a pair-constant shift of f and equal pairs (the updates), constant and group shifts of F
+# (shape_fitness), the rank (lowrank_update), the materialised forward (forward).
+_PAIRS = r"\['1_pair_[ABE]'\]"
+INVARIANT_OWNERS = Owners(
+    (r"\['1_pair_[AB]'\]", "eggroll.lowrank_noise", (), [r"\['1_pair_E'\]"]),
+    (r"\['1_pair_E'\]", "eggroll.fullrank_noise", (), [r"\['1_pair_[AB]'\]"]),
+    (r"\['1_pair_shift'\]", "eggroll.lowrank_update", [_PAIRS]),
+    (r"\['2_const'\]", "eggroll.shape_fitness"),
+    (r"\['2_group_G\d+'\]", "eggroll.shape_fitness", [_PAIRS, r"\['1_pair_shift'\]"]),
+    (r"\['3_equal_pairs'\]\['W'\]", "eggroll.lowrank_update", [_PAIRS]),
+    (r"\['3_equal_pairs'\]\['bias'\]", "eggroll.fullrank_update", [_PAIRS]),
+    (r"\['4_rank'\]", "eggroll.lowrank_update", [_PAIRS]),
+    (r"\['5_forward'\]", "eggroll.forward"),
+)
+
 # ===================================================================================== catalogue
 
 CHECKS = [
@@ -161,17 +180,17 @@ CHECKS = [
                     "eggroll.lowrank_noise", "eggroll.fullrank_noise", "eggroll.shape_fitness",
                     "eggroll.fullrank_update", "eggroll.forward"),
         inputs=_inv_inputs, run=_run_invariants, mode=Tolerance(), strategy=_inv_strategy, kind="property",
-        fixture=False,
+        fixture=False, attribute=INVARIANT_OWNERS,
         description="spec invariants: antithetic pairs, constant / group-mean invariance, equal pairs -> 0, "
                     "rank <= min(N r / 2, a, b), efficient == materialised forward",
         controls=(
             control("halves", "pairs as halves: the pair (2k, 2k+1) no longer shares noise",
                     "eggroll.pair_index_sign", halves, target="torch", against="invariant"),
             control("no_antithetic_sign", "both members of a pair perturbed with +sigma",
-                    "eggroll.lowrank_noise", _no_antithetic_sign, target="jax", against="invariant"),
+                    "eggroll.lowrank_noise", _no_antithetic_sign, target="jax", against="invariant", named=True),
             control("per_group_variance", "group-normalised with per-group std: G changes the update",
                     "eggroll.shape_fitness", fitness_mutant(per_group_variance), target="numpy",
-                    against="invariant"),
+                    against="invariant", named=True),
         ),
     ),
 ]
