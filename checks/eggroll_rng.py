@@ -133,28 +133,19 @@ def _dtype_name(dtype) -> str:
     return dtype if isinstance(dtype, str) else str(getattr(dtype, "__name__", dtype)).replace("torch.", "")
 
 
-def _torch_words(keys):
-    """Key words as an int32 tensor of the same bits (through the public ``rng.key_data``)."""
-    import torch
+def _not_partitionable(orig):
+    """jax_threefry_partitionable=False (jax < 0.5): split(k, n) = threefry(k, iota(2n)) split in halves and
+    bits(k, shape) = the words of threefry(k, iota(n)) split in halves (x0 = iota[:n/2], x1 = iota[n/2:], an odd
+    count padded with a zero word), concatenated -- not y0 ^ y1 of the flat index. Planted through the stream's
+    declared setting (``reference.rng.semantics``, the JAX release's semantics) for the patched component only."""
+    def mutant(*args, **kwargs):
+        import dataclasses
 
-    from reference.rng import torch_ref
+        from reference.rng import semantics
 
-    return torch_ref.key_data(keys).view(torch.int32)
-
-
-def _split_halves(orig):
-    """jax_threefry_partitionable=False: split(k, n) = threefry(k, iota(2n)) split in halves, reshaped."""
-    def split(keys, num=2):
-        import torch
-
-        from reference.rng import torch_ref
-
-        k = _torch_words(keys)
-        x0 = torch.arange(num, dtype=torch.int32).expand(k.shape[:-1] + (num,))
-        x1 = torch.arange(num, 2 * num, dtype=torch.int32).expand(k.shape[:-1] + (num,))
-        y0, y1 = torch_ref._threefry2x32(k[..., 0, None], k[..., 1, None], x0, x1)
-        return torch.cat([y0, y1], dim=-1).reshape(k.shape[:-1] + (num, 2))
-    return split
+        with semantics.using(dataclasses.replace(semantics.active(), partitionable=False)):
+            return orig(*args, **kwargs)
+    return mutant
 
 
 def _fold_in_plus_one(orig):
@@ -167,7 +158,9 @@ def _fold_in_plus_one(orig):
 
 
 def _fold_in_words_swapped(orig):
-    """fold_in(k, d) = threefry(k, d, 0) instead of threefry(k, 0, d) (NumPy oracle mutant)."""
+    """fold_in(k, d) = threefry(k, d, 0) instead of threefry(k, 0, d) (NumPy oracle mutant). The one control
+    that needs the block cipher itself: the stream's contract (key, key_data, split, fold_in, bits, uniform,
+    normal) never exposes threefry with a chosen counter pair, so it calls the NumPy stream's cipher."""
     def fold_in(keys, data):
         from reference.rng import np_ref
 
@@ -199,25 +192,6 @@ def _fold_in_pair_first(orig):
             return orig(orig(keys, data), pending.pop())
         return orig(keys, data)
     return fold_in
-
-
-def _bits_halves(orig):
-    """jax_threefry_partitionable=False: bits = the words of threefry(k, iota(n)) split in halves
-    (x0 = iota[:n/2], x1 = iota[n/2:]), concatenated -- not y0 ^ y1 of the flat index."""
-    def bits(keys, shape):
-        import torch
-
-        from reference.rng import torch_ref
-
-        k = _torch_words(keys)
-        n = math.prod(shape)
-        half = (n + 1) // 2
-        x0 = torch.arange(half, dtype=torch.int32)
-        x1 = torch.arange(half, 2 * half, dtype=torch.int32)
-        x1[half - 1] = 0 if n % 2 else x1[half - 1]  # odd counts are padded with a zero word
-        y0, y1 = torch_ref._threefry2x32(k[..., 0, None], k[..., 1, None], x0, x1)
-        return torch.cat([y0, y1], dim=-1)[..., :n].reshape(k.shape[:-1] + tuple(shape)).view(torch.uint32)
-    return bits
 
 
 def _uniform_no_fma(orig):
@@ -322,7 +296,7 @@ CHECKS = [
         "key(seed), split (partitionable) and fold_in chains fold_in(fold_in(split(key, P), tau), pair) give JAX's "
         "key words exactly, for batched keys and array data", (
             control("split_halves", "non-partitionable split (threefry over iota(2n) in halves)", "rng.split",
-                    _split_halves, target="torch", named=True),
+                    _not_partitionable, target="torch", named=True),
             control("fold_in_plus_one", _PLUS_ONE, "rng.fold_in", _fold_in_plus_one, target="torch", named=True),
             control("fold_in_words_swapped", "fold_in as threefry(k, d, 0) in the NumPy oracle", "rng.fold_in",
                     _fold_in_words_swapped, target="numpy", against="jax", named=True),
@@ -334,7 +308,7 @@ CHECKS = [
         "random bits (odd shapes, > 2^16 values, batched keys) and float32 / bfloat16 / float16 uniforms on [0, 1) "
         "and [minval, maxval) are JAX's, bit for bit", (
             control("bits_halves_layout", "non-partitionable counter layout (iota split in halves)", "rng.bits",
-                    _bits_halves, target="torch", named=True),
+                    _not_partitionable, target="torch", named=True),
             control("uniform_no_fma", "f * (hi - lo) + lo with two float32 roundings instead of XLA's FMA",
                     "rng.uniform", _uniform_no_fma, target="torch", named=True),
             control("bfloat16_uniform_16_bits", "bfloat16 uniforms from 16 random bits instead of 8", "rng.uniform",
@@ -346,7 +320,7 @@ CHECKS = [
         "normals from EGGROLL's member keys, float32 (batched (P, K, a + b, r) and 70001 values), bfloat16 and "
         "float16, bit-identical to jax.random.normal on CPU", (
             _ERFINV,
-            control("split_halves", "non-partitionable split of the per-parameter keys", "rng.split", _split_halves,
+            control("split_halves", "non-partitionable split of the per-parameter keys", "rng.split", _not_partitionable,
                     target="torch"),
             _PAIR_FIRST,
             control("fold_in_plus_one", _PLUS_ONE, "rng.fold_in", _fold_in_plus_one, target="torch"),
