@@ -114,7 +114,40 @@ def _bf16_roundtrip(orig):
     return f
 
 
+INIT_SHAPES = ((4, 32), (6, 8))  # (vertices, hidden): the checks' network and a narrower one
+
+
+def _init_case(seed):
+    return {"seed": int(seed)}
+
+
+def _run_init(c, case):
+    return {f"n{n}_hidden{h}": c["nets.init_params"](case["seed"], n, h) for n, h in INIT_SHAPES}
+
+
+def _zero_biases(orig):
+    """flax's default initialiser for the biases (zeros) instead of torch's U(-1/sqrt(in), 1/sqrt(in))."""
+    def f(seed, n, hidden=32):
+        return {k: (np.zeros_like(v) if k.endswith(".bias") else v) for k, v in orig(seed, n, hidden).items()}
+    return f
+
+
+def _seed_plus_one(orig):
+    return lambda seed, n, hidden=32: orig(seed + 1, n, hidden)
+
+
 CHECKS = [
+    Check(
+        name="nets.init", components=("nets.init_params",), inputs=_init_case, run=_run_init, mode=Exact(),
+        description="the canonical initial weights (torch's default Linear init, one NumPy draw in layer order) "
+                    "for n = 4 / hidden 32 and n = 6 / hidden 8, bit for bit: every trajectory starts from them",
+        controls=(
+            control("zero_biases", "biases initialised to zero (flax's default)", "nets.init_params", _zero_biases,
+                    target="jax"),
+            control("seed_offset", "the initialiser seeded with seed + 1", "nets.init_params", _seed_plus_one,
+                    target="torch"),
+        ),
+    ),
     Check(
         name="nets.forward", components=("nets.policy_value", "nets.to_native"), inputs=net_case, run=_run_forward,
         strategy=_strategy,

@@ -18,6 +18,16 @@ BAD_CONFIGS = {
     "reuse_negative": {"population": 8, "sigma": 0.1, "noise_reuse": -1},
     "adamw_missing_weight_decay": {"population": 8, "sigma": 0.1,
                                    "optimizer": {"name": "adamw", "lr": 0.1, "b1": 0.9, "b2": 0.999, "eps": 1e-8}},
+    # the boundaries of the spec's conditions (each was a surviving mutant of `parity mutate`): eps must be > 0,
+    # nesterov needs momentum > 0, N = 2 is the smallest population, G must be even even where it divides N
+    "adam_eps_zero": {"population": 8, "sigma": 0.1,
+                      "optimizer": {"name": "adam", "lr": 0.1, "b1": 0.9, "b2": 0.999, "eps": 0.0}},
+    "nesterov_without_momentum": {"population": 8, "sigma": 0.1,
+                                  "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": True}},
+    "group_odd_divisor": {"population": 6, "sigma": 0.1, "group_size": 3},
+    "good_population_two": {"population": 2, "sigma": 0.1},
+    "good_nesterov": {"population": 8, "sigma": 0.1,
+                      "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True}},
     "good": {"population": 8, "sigma": 0.1, "group_size": 4, "rank": 2, "noise_reuse": 0},
     "good_group_n": {"population": 8, "sigma": 0.1, "group_size": 8},
 }
@@ -51,7 +61,8 @@ CHECKS = [
         name="eggroll.config.validation", components=("eggroll.validate_config",),
         inputs=_config_inputs, run=_run_config, mode=Exact(),
         description="the same configs are rejected (ValueError): odd N, G odd / not dividing N, rank < 1, "
-                    "sigma <= 0, R < 0, implicit optimiser hyper-parameters",
+                    "sigma <= 0, R < 0, implicit optimiser hyper-parameters, eps <= 0, nesterov without momentum; "
+                    "N = 2 and nesterov with momentum accepted",
         controls=(
             control("odd_population_accepted", "odd population accepted", "eggroll.validate_config", _accept_odd),
         ),

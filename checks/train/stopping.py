@@ -18,7 +18,12 @@ def _plateau_case(seed):
     losses = [5.0, 4.0, 4.0, 4.0, 4.0, 3.0, 2.9999, 2.9999, 3.5, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0,
               1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     offset = float(rng.integers(0, 3))
-    return {"losses": (np.asarray(losses) + offset).astype(np.float32), "lr": 0.1}
+    # losses ~0.08 that improve by 2e-3 relative (1.6e-4 absolute) every epoch: better at threshold 1e-4 (rel), so
+    # the rate never drops; an absolute threshold of 1e-3 on top (optax's atol, 0 in the spec) reduces it every
+    # patience + 1 epochs. Same length as ``losses``: the JAX program is reused.
+    small = 0.08 * (1.0 - 2e-3) ** np.arange(len(losses))
+    return {"losses": (np.asarray(losses) + offset).astype(np.float32), "lr": 0.1,
+            "small_losses": small.astype(np.float32)}
 
 
 PLATEAU_SETTINGS = {  # name: (factor, patience, cooldown, min_lr)
@@ -29,8 +34,11 @@ PLATEAU_SETTINGS = {  # name: (factor, patience, cooldown, min_lr)
 
 
 def _run_plateau(c, k):
-    return {name: c["train.plateau"](k["losses"], k["lr"], f, p, 1e-4, cd, m)
-            for name, (f, p, cd, m) in PLATEAU_SETTINGS.items()}
+    out = {name: c["train.plateau"](k["losses"], k["lr"], f, p, 1e-4, cd, m)
+           for name, (f, p, cd, m) in PLATEAU_SETTINGS.items()}
+    if "small_losses" in k:  # the fixed case (hypothesis cases draw ``losses`` only)
+        out["small_relative_improvements"] = c["train.plateau"](k["small_losses"], k["lr"], 0.5, 2, 1e-4, 0, 0.0)
+    return out
 
 
 def _plateau_strategy():
@@ -116,7 +124,8 @@ CHECKS = [
         name="train.plateau", components=("train.plateau",), inputs=_plateau_case, run=_run_plateau,
         mode=SCHEDULE_TOL, strategy=_plateau_strategy,
         description="ReduceLROnPlateau learning-rate trace (torch semantics; optax reduce_on_plateau with "
-                    "patience + 1), with cooldown, min_lr and sub-threshold improvements",
+                    "patience + 1), with cooldown, min_lr, sub-threshold improvements, and small losses whose "
+                    "relative improvements count (no absolute threshold)",
         controls=(
             control("plateau_patience_off_by_one", "optax patience = torch patience (reduces one epoch early)",
                     "train.plateau", _plateau_patience_off_by_one, target="jax"),
