@@ -323,6 +323,7 @@ class Tree:
         self.path_f = torch.zeros((b, e + 1), dtype=torch.int64)
         self.path_a = torch.zeros((b, e + 1), dtype=torch.int64)
         self.path_on = torch.zeros((b, e + 1), dtype=torch.bool)
+        self.zero = torch.zeros((), dtype=torch.int64)
 
     def expand_root(self, root, valid, priors):
         """Write the roots' states, legal moves and priors (after noise); the roots are expanded, N(s) = 1."""
@@ -370,8 +371,7 @@ class Tree:
         _, f, _, parent, action, edge, new = sim
         state, e, sink = self.state, self.e, self.sink
         parent_state = {k: state[k].index_select(0, parent) for k in STATE_KEYS}
-        child_state = game_torch.apply_move(parent_state, torch.where(new, action, torch.zeros((), dtype=torch.int64)),
-                                            config.game)
+        child_state = game_torch.apply_move(parent_state, torch.where(new, action, self.zero), config.game)
         leaf = torch.where(new, self.nxt, f)
         born = torch.where(new, self.nxt, sink)  # rows that receive a new state
         for k in STATE_KEYS:
