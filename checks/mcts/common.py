@@ -81,6 +81,7 @@ def seeds(inputs):
 
 
 def as_np(c, x):
+    """An implementation's output as a NumPy array (``c``: the components under test)."""
     return np.asarray(c.to_numpy(x))
 
 
@@ -98,6 +99,7 @@ def random_position(rng, game, moves: int, allow_terminal: bool = False):
 
 
 def positions(rng, game, count: int, lo: int = 0, hi: int | None = None, allow_terminal: bool = False):
+    """A batch of ``count`` random positions after ``lo`` to ``hi`` (default E - 2) random legal moves."""
     hi = game.num_edges - 2 if hi is None else hi
     out = []
     while len(out) < count:
@@ -108,10 +110,12 @@ def positions(rng, game, count: int, lo: int = 0, hi: int | None = None, allow_t
 
 
 def int_state(x):
+    """A state dict as int32 NumPy arrays (the case's canonical form)."""
     return {k: np.asarray(x[k], np.int32) for k in STATE_KEYS}
 
 
 def root_noise(seed, states, config):
+    """The search's injected root noise: the NumPy oracle's Dirichlet sample over the legal moves."""
     return search_np.sample_noise(seed, game_np.legal_moves(states, config.game), config)
 
 
