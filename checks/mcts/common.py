@@ -20,6 +20,7 @@ import dataclasses
 
 import numpy as np
 
+from checks._common import seeded
 from harness.base import Check, Control, Knob
 from reference.mcts.config import GameConfig, profile
 from reference.mcts.game import np_ref as game_np
@@ -65,19 +66,10 @@ def control(name, description, patch, target=None, **kw):
 
 
 def check(name, components, inputs, run, mode, fuzz=True, **kw) -> Check:
-    """A Check whose case is ``inputs(seed)``; ``fuzz``: hypothesis draws the seeds (``seeds(inputs)``) unless
-    ``strategy`` is given; ``kw``: the other fields of ``harness.base.Check``."""
-    kw.setdefault("strategy", seeds(inputs) if fuzz else None)
+    """A Check whose case is ``inputs(seed)``; ``fuzz``: hypothesis draws the seeds (``seeded(inputs)``: the
+    shapes stay fixed, no JAX recompile) unless ``strategy`` is given; ``kw``: the other fields of a Check."""
+    kw.setdefault("strategy", seeded(inputs) if fuzz else None)
     return Check(name=name, components=components, inputs=inputs, run=run, mode=mode, **kw)
-
-
-def seeds(inputs):
-    """A hypothesis strategy of cases: ``inputs`` of a drawn seed (shapes fixed: no JAX recompile)."""
-    def strategy():
-        from hypothesis import strategies as st
-
-        return st.integers(0, 2**31 - 1).map(inputs)
-    return strategy
 
 
 def as_np(c, x):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from checks._common import seeded
 from checks.mcts import common
 from checks.mcts.common import NEAR_TIE, PROFILES, as_np, check, control, drift, positions
 from harness.base import Tolerance
@@ -26,18 +27,13 @@ def _visits_inputs(seed):
 FUZZ_READS = 16  # `parity fuzz` / test_fuzz: shorter searches (one more JAX compile per profile, once)
 
 
-def _visits_strategy():
-    """Fresh seeds: B screened positions per profile searched with FUZZ_READS reads."""
-    from hypothesis import strategies as st
-
-    def small(seed):
-        rng = np.random.default_rng(seed)
-        case = {name: common.screened_search_case(rng, cfg.replace(num_reads=FUZZ_READS), lo=1, hi=cfg.num_edges - 3)
-                for name, cfg in PROFILES.items()}
-        case["num_reads"] = FUZZ_READS
-        return case
-
-    return st.integers(0, 2**31 - 1).map(small)
+def _visits_fuzz_inputs(seed):
+    """The fuzzer's cases: B screened positions per profile searched with FUZZ_READS reads."""
+    rng = np.random.default_rng(seed)
+    case = {name: common.screened_search_case(rng, cfg.replace(num_reads=FUZZ_READS), lo=1, hi=cfg.num_edges - 3)
+            for name, cfg in PROFILES.items()}
+    case["num_reads"] = FUZZ_READS
+    return case
 
 
 def _visits_run(c, case):
@@ -88,7 +84,7 @@ def _network_run(c, case):
 
 CHECKS = [
     check("mcts.visits", ("mcts.search",), _visits_inputs, _visits_run, Tolerance(),
-          strategy=_visits_strategy, profiles=common.PROFILE_NAMES, knobs=common.SEARCH_KNOBS,
+          strategy=seeded(_visits_fuzz_inputs), profiles=common.PROFILE_NAMES, knobs=common.SEARCH_KNOBS,
           slow=False,
           description="whole search with the table evaluator and injected noise: root visit counts equal as "
                       "integers, root Q and value within float32 tolerance; alphazero_clique (n=5 k=3 "
