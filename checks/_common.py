@@ -166,6 +166,12 @@ def control(name: str, description: str, component: str, mutant: Callable[[Calla
     return Control(name, description, {component: mutant}, **kw)
 
 
+def controls(component: str, *rows: tuple, **kw) -> tuple[Control, ...]:
+    """Negative controls that all patch ``component``: rows ``(name, description, mutant, target)``."""
+    return tuple(control(name, description, component, mutant, target=target, **kw)
+                 for name, description, mutant, target in rows)
+
+
 def with_arg(position: int, change: Callable[[Any], Any]) -> Callable[[Callable], Callable]:
     """A control's patch ``orig -> mutant``: the component called with its argument at ``position`` (positional
     or by its name in ``orig``'s call) rewritten by ``change`` -- a config field, a knob, a hyper-parameter."""

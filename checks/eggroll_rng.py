@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from checks._common import control, to_numpy
+from checks._common import control, controls, to_numpy
 from harness.base import Check, Exact, Ulp
 from harness.bounds import Bound, bounded, jax_semantics, on_gpu
 
@@ -305,14 +305,15 @@ CHECKS = [
         by_component=True),
     _stream_check(
         "eggroll.rng.bits", ("rng.bits", "rng.uniform", "rng.key", "rng.fold_in"), _run_bits, Exact(),
-        "random bits (odd shapes, > 2^16 values, batched keys) and float32 / bfloat16 / float16 uniforms on [0, 1) "
-        "and [minval, maxval) are JAX's, bit for bit", (
-            control("bits_halves_layout", "non-partitionable counter layout (iota split in halves)", "rng.bits",
-                    _not_partitionable, target="torch", named=True),
-            control("uniform_no_fma", "f * (hi - lo) + lo with two float32 roundings instead of XLA's FMA",
-                    "rng.uniform", _uniform_no_fma, target="torch", named=True),
-            control("bfloat16_uniform_16_bits", "bfloat16 uniforms from 16 random bits instead of 8", "rng.uniform",
-                    _uniform_lowp_16_bits, target="torch", named=True)),
+        controls=(control("bits_halves_layout", "non-partitionable counter layout (iota split in halves)", "rng.bits",
+                          _not_partitionable, target="torch", named=True),)
+        + controls("rng.uniform",
+                   ("uniform_no_fma", "f * (hi - lo) + lo with two float32 roundings instead of XLA's FMA",
+                    _uniform_no_fma, "torch"),
+                   ("bfloat16_uniform_16_bits", "bfloat16 uniforms from 16 random bits instead of 8",
+                    _uniform_lowp_16_bits, "torch"), named=True),
+        description="random bits (odd shapes, > 2^16 values, batched keys) and float32 / bfloat16 / float16 "
+                    "uniforms on [0, 1) and [minval, maxval) are JAX's, bit for bit",
         compare=BITS_BOUNDS, by_component=True),
     _stream_check(
         "eggroll.rng.normal", _NORMAL, _run_normal,

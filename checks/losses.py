@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from checks._common import control, reference
+from checks._common import control, controls, reference
 from harness.base import Check, Knob
 
 B, E = 8, 10
@@ -254,16 +254,13 @@ CHECKS = [
         name="losses.value", components=("losses.value",), inputs=loss_case,
         run=lambda c, k: c["losses.value"](k["value_output"], k["value_target"]), strategy=_strategy,
         description="Huber delta 1 = smooth_l1 beta 1 on value_output.squeeze(-1) vs 0.9 * target, mean",
-        controls=(
-            control("broadcast_B1_minus_B", "(B, 1) - (B,) broadcasts to (B, B) (no squeeze)",
-                    "losses.value", _jax_value_broadcast, target="jax"),
-            control("no_label_smoothing", "target not scaled by 1 - 0.1", "losses.value", _torch_value_no_smoothing,
-                    target="torch"),
-            control("sum_not_mean", "optax.huber_loss summed (it has no reduction)", "losses.value", _jax_value_sum,
-                    target="jax"),
-            control("smooth_l1_beta_half", "smooth_l1 with beta 0.5 (equals huber only at beta = delta = 1)",
-                    "losses.value", _torch_value_beta, target="torch"),
-        ),
+        controls=controls(
+            "losses.value",
+            ("broadcast_B1_minus_B", "(B, 1) - (B,) broadcasts to (B, B) (no squeeze)", _jax_value_broadcast, "jax"),
+            ("no_label_smoothing", "target not scaled by 1 - 0.1", _torch_value_no_smoothing, "torch"),
+            ("sum_not_mean", "optax.huber_loss summed (it has no reduction)", _jax_value_sum, "jax"),
+            ("smooth_l1_beta_half", "smooth_l1 with beta 0.5 (equals huber only at beta = delta = 1)",
+             _torch_value_beta, "torch")),
     ),
     Check(
         name="losses.l2", components=("losses.l2", "losses.grad"), inputs=loss_case, run=_l2_run, by_component=True,

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from checks._common import Owners, control, es_key, i64, keys_u32, like, pairs, rand_keys, signs, to_numpy
+from checks._common import Owners, control, controls, es_key, i64, keys_u32, like, pairs, rand_keys, signs, to_numpy
 from harness.base import Check, Exact, Tolerance
 
 # =================================================================================== pairs
@@ -202,42 +202,41 @@ REUSE_OWNERS = Owners((r"\['(?P<r>R\d+)'\]\['tau'\]", "eggroll.noise_epoch"),
                       (r"\['(?P<r>R\d+)'\]\['keys'\]", "eggroll.member_keys", [r"\['{r}'\]\['tau'\]"]))
 LAYOUT_OWNERS = Owners((r"\['(A|B|lowrank)'\]", "eggroll.lowrank_noise"), (r"\['E_", "eggroll.fullrank_noise"))
 
+
+
+def _noise_check(name, components, inputs, run, mode, owners, description, controls, **kw):
+    """A check of the noise's structure: components optional, the structural form for a native stream
+    (``rng="adapts"``), failing leaves attributed by ``owners``."""
+    return Check(name=name, components=components, inputs=inputs, run=run, mode=mode, rng="adapts",
+                 optional=kw.pop("optional", components), attribute=owners, description=description,
+                 controls=controls, **kw)
+
+
 CHECKS = [
-    Check(
-        name="eggroll.noise.sign_alternation", components=("eggroll.pair_index_sign", "eggroll.member_keys"),
-        inputs=_sign_inputs, run=_run_sign, mode=Exact(),
-        optional=("eggroll.pair_index_sign", "eggroll.member_keys"), rng="adapts", attribute=SIGN_OWNERS,
-        description="pairs interleaved (2k, 2k+1): k = i // 2, s = +1/-1, both members of a pair share a key",
-        controls=(
+    _noise_check(
+        "eggroll.noise.sign_alternation", ("eggroll.pair_index_sign", "eggroll.member_keys"), _sign_inputs, _run_sign,
+        Exact(), SIGN_OWNERS,
+        "pairs interleaved (2k, 2k+1): k = i // 2, s = +1/-1, both members of a pair share a key", (
             control("halves", "pairs as halves (i, i + N/2) instead of interleaved (2k, 2k+1)",
                     "eggroll.pair_index_sign", halves),
             control("odd_member_positive", "s_i = -1 for even i (sign convention flipped)",
-                    "eggroll.pair_index_sign", _sign_odd_first, target="jax"),
-        ),
-    ),
-    Check(
-        name="eggroll.noise.reuse", components=("eggroll.noise_epoch", "eggroll.member_keys"),
-        inputs=_reuse_inputs, run=_run_reuse, mode=Exact(), strategy=_reuse_strategy,
-        optional=("eggroll.member_keys",), rng="adapts", attribute=REUSE_OWNERS,
-        description="tau(t) = 0 if R == 0 else t // R and member keys fold_in(fold_in(key_p, tau), k) "
-                    "for R in {0, 1, 2, 3}, epochs 0..6 (R = 0: one frozen noise set)",
-        controls=(
+                    "eggroll.pair_index_sign", _sign_odd_first, target="jax"))),
+    _noise_check(
+        "eggroll.noise.reuse", ("eggroll.noise_epoch", "eggroll.member_keys"), _reuse_inputs, _run_reuse, Exact(),
+        REUSE_OWNERS, "tau(t) = 0 if R == 0 else t // R and member keys fold_in(fold_in(key_p, tau), k) for R in "
+        "{0, 1, 2, 3}, epochs 0..6 (R = 0: one frozen noise set)", (
             control("r0_fresh", "R = 0 read as fresh noise every epoch", "eggroll.noise_epoch", _r0_fresh),
-            control("r_modulo", "tau = t % R instead of t // R", "eggroll.noise_epoch", _r_modulo, target="jax"),
-        ),
-    ),
-    Check(
-        name="eggroll.noise.layout", components=("eggroll.lowrank_noise", "eggroll.fullrank_noise"),
-        inputs=_layout_inputs, run=_run_layout, mode=Tolerance(), strategy=_layout_strategy,
-        optional=("eggroll.lowrank_noise", "eggroll.fullrank_noise"), rng="adapts", attribute=LAYOUT_OWNERS,
-        description="Z = normal(key, (a + b, r)); B = Z[:b], A = (sigma s / sqrt r) Z[b:]; E = sigma s eps",
-        controls=(
-            control("ab_rows_swapped", "A from the first a rows of Z, B from the rest",
-                    "eggroll.lowrank_noise", _ab_swapped),
-            control("sign_on_b", "antithetic sign folded into B instead of A (same product, other layout)",
-                    "eggroll.lowrank_noise", _sign_on_b, target="jax"),
-            control("bias_sigma_over_sqrt_r", "sigma / sqrt(r) applied to full-rank (bias) noise",
-                    "eggroll.fullrank_noise", _bias_over_sqrt_r, expect_components=("eggroll.fullrank_noise",)),
-        ),
-    ),
+            control("r_modulo", "tau = t % R instead of t // R", "eggroll.noise_epoch", _r_modulo, target="jax")),
+        strategy=_reuse_strategy, optional=("eggroll.member_keys",)),
+    _noise_check(
+        "eggroll.noise.layout", ("eggroll.lowrank_noise", "eggroll.fullrank_noise"), _layout_inputs, _run_layout,
+        Tolerance(), LAYOUT_OWNERS,
+        "Z = normal(key, (a + b, r)); B = Z[:b], A = (sigma s / sqrt r) Z[b:]; E = sigma s eps",
+        controls("eggroll.lowrank_noise",
+                 ("ab_rows_swapped", "A from the first a rows of Z, B from the rest", _ab_swapped, "torch"),
+                 ("sign_on_b", "antithetic sign folded into B instead of A (same product, other layout)", _sign_on_b,
+                  "jax"))
+        + (control("bias_sigma_over_sqrt_r", "sigma / sqrt(r) applied to full-rank (bias) noise",
+                   "eggroll.fullrank_noise", _bias_over_sqrt_r, named=True),),
+        strategy=_layout_strategy),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from checks._common import control
+from checks._common import control, controls
 from checks.train import SCHEDULE_TOL
 from harness.base import Check, Knob
 
@@ -185,14 +185,11 @@ CHECKS = [
         description="coupled weight decay (g + wd p, torch.optim.Adam(weight_decay)) + Adam at wd 0.1, "
                     "6 steps, lr 1e-2..3e-2. jax is 1.1e-6 from the oracle: optax's float32 bias corrections "
                     "(1 - 0.999^t), inside float32 atol",
-        controls=(
-            control("adamw_instead_of_coupled", "optax.adamw (decoupled decay)", "train.optimizer_steps", _adamw,
-                    target="jax"),
-            control("torch_adamw", "torch.optim.AdamW (decoupled decay)", "train.optimizer_steps", _torch_adamw,
-                    target="torch"),
-            control("optax_adamw_default_wd", "optax.adamw with its default weight_decay 1e-4",
-                    "train.optimizer_steps", _optax_adamw_default, target="jax"),
-            control("no_weight_decay", "weight decay dropped", "train.optimizer_steps", _no_weight_decay, target="jax"),
-        ),
+        controls=controls(
+            "train.optimizer_steps",
+            ("adamw_instead_of_coupled", "optax.adamw (decoupled decay)", _adamw, "jax"),
+            ("torch_adamw", "torch.optim.AdamW (decoupled decay)", _torch_adamw, "torch"),
+            ("optax_adamw_default_wd", "optax.adamw with its default weight_decay 1e-4", _optax_adamw_default, "jax"),
+            ("no_weight_decay", "weight decay dropped", _no_weight_decay, "jax")),
     ),
 ]

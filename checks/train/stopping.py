@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from checks._common import control
+from checks._common import controls
 from checks.train import SCHEDULE_TOL
 from harness.base import Check, Exact, Knob
 
@@ -126,22 +126,20 @@ CHECKS = [
         description="ReduceLROnPlateau learning-rate trace (torch semantics; optax reduce_on_plateau with "
                     "patience + 1), with cooldown, min_lr, sub-threshold improvements, and small losses whose "
                     "relative improvements count (no absolute threshold)",
-        controls=(
-            control("plateau_patience_off_by_one", "optax patience = torch patience (reduces one epoch early)",
-                    "train.plateau", _plateau_patience_off_by_one, target="jax"),
-            control("cooldown_ignored", "cooldown dropped", "train.plateau", _plateau_no_cooldown, target="torch"),
-        ),
+        controls=controls(
+            "train.plateau",
+            ("plateau_patience_off_by_one", "optax patience = torch patience (reduces one epoch early)",
+             _plateau_patience_off_by_one, "jax"),
+            ("cooldown_ignored", "cooldown dropped", _plateau_no_cooldown, "torch")),
     ),
     Check(
         name="train.early_stopping", components=("train.early_stopping",), inputs=_early_case, run=_run_early,
         mode=Exact(), knobs=(Knob("patience", 5), Knob("min_delta", 1e-3)), strategy=_early_strategy,
         description="stop epoch, best epoch and the restored (best) parameters, bit for bit; min_delta 1e-3, "
                     "patience 5 and 2, and a run that never stops",
-        controls=(
-            control("no_best_restore", "stopped without restoring the best parameters",
-                    "train.early_stopping", _no_best_restore, target="jax"),
-            control("early_patience_off_by_one", "stops one epoch late",
-                    "train.early_stopping", _early_patience_off_by_one, target="torch"),
-        ),
+        controls=controls(
+            "train.early_stopping",
+            ("no_best_restore", "stopped without restoring the best parameters", _no_best_restore, "jax"),
+            ("early_patience_off_by_one", "stops one epoch late", _early_patience_off_by_one, "torch")),
     ),
 ]
