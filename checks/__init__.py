@@ -1,9 +1,14 @@
 """The check catalogue: every parity check of the project, declared once.
 
-Each module here defines ``CHECKS: list[harness.base.Check]``. Add a module to ``MODULES`` to register it.
-A module whose framework is not installed is skipped by the catalogue loader with a note, never silently
-counted as passing.
+The harness finds this package through the entry point ``builtin`` of the group ``parity.catalogues``
+(pyproject.toml); it never imports it by name. Each module listed in ``MODULES`` defines
+``CHECKS: list[harness.base.Check]``; a name that is not a module, or a module here that declares ``CHECKS``
+without being listed, is an error (``harness/catalogue.py``). A module whose framework is not installed is
+skipped by the loader with a note, never silently counted as passing. ``builtin`` builds the three reference
+implementations; ``signatures()`` documents the components (``parity docs``).
 """
+
+from . import builtin as builtin
 
 MODULES = (
     "checks.toy",

@@ -515,11 +515,12 @@ def _ref_imports(path: str) -> set[str]:
 
 
 def _builtin():
-    """The built-in references' discovery (``checks.builtin`` over ``reference/_contract.py``): the one place
-    this module reaches the catalogue."""
-    from checks import builtin
+    """The catalogue's built-in implementations (its ``builtin``: for this project ``checks.builtin`` over
+    ``reference/_contract.py``, found through the catalogue's entry point): the one place this module reaches
+    the catalogue."""
+    from .catalogue import source
 
-    return builtin
+    return source().builtin
 
 
 def framework_graph(framework: str) -> tuple[dict[str, set[str]], dict[str, str]]:

@@ -13,9 +13,12 @@ from .base import Implementation, ParityError
 BUILTIN_ORDER = ("numpy", "jax", "torch")
 
 
-def builtin(frameworks: tuple[str, ...] = BUILTIN_ORDER) -> tuple[dict[str, Implementation], list[str]]:
-    """The project's own implementations (numpy oracle, jax, torch) for the installed frameworks."""
-    from checks import builtin as b
+def builtin(frameworks: tuple[str, ...] = BUILTIN_ORDER, *, catalogue: str | None = None,
+            ) -> tuple[dict[str, Implementation], list[str]]:
+    """The catalogue's own implementations (numpy oracle, jax, torch) for the installed frameworks."""
+    from .catalogue import source
+
+    b = source(catalogue).builtin
 
     impls: dict[str, Implementation] = {}
     notes: list[str] = []
