@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,10 +70,19 @@ def shim(directory: Path, dists: dict[str, md.Distribution]) -> Path:
     return directory
 
 
+# left out of the copy a wheel is built from: environments, caches, and setuptools' build/ (whose build/lib keeps
+# modules deleted from the checkout: a wheel built in place would ship them)
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv*", "build", "*.egg-info", "__pycache__", ".hypothesis",
+                                    ".ruff_cache", "reports", ".pytest_cache")
+
+
 def build_wheel(out: Path) -> Path:
-    """The package as a wheel, from the checkout (no build isolation: setuptools of .venv, offline)."""
+    """The package as a wheel, from a copy of the checkout's sources (no build isolation: setuptools of .venv,
+    offline)."""
+    src = out / "src"
+    shutil.copytree(ROOT, src, ignore=NOT_SOURCE)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, text=True)
+                    str(src)], check=True, capture_output=True, text=True)
     wheels = sorted(out.glob("backend_parity-*.whl"))
     assert wheels, f"no wheel built in {out}"
     return wheels[-1]
