@@ -11,6 +11,7 @@
     parity diff BASE.json NEW.json [--threshold 2] [--format md|json|html] [-o FILE]
     parity html REPORT.json [-o FILE]
     parity fuzz [-k EXPR] [--port MODULE:ATTR]... [--minutes M | --examples N] [--seed N]
+    parity docs [--check | --write] [--readme README.md]   (the README's generated sections)
 
 Exit codes: 0 every result is pass / not_provided / not_applicable / known_difference / detected (and at
 least one compared something); 1 a divergence (fail, error, or a missed negative control); 2 a usage or
@@ -70,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         f.add_argument("--seed", type=_seed, default=0)
         f.add_argument("--dir", default=None, help="fixture directory (default: the project's fixtures/)")
     _mutate_parser(sub)
+    from .docs import add_arguments as docs_arguments
+
+    docs_arguments(sub.add_parser("docs", help="check (default) or --write the README's generated sections: the "
+                                  "check table and the components' signatures, from the catalogue"))
     return p
 
 
@@ -275,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import mutate
 
             return mutate.main(args, out, command=command)
+        if args.cmd == "docs":
+            from . import docs
+
+            return docs.main(args, out)
         if args.cmd in ("diff", "html", "fuzz"):
             return _h11_main(args, out, command)
         return _check_or_report(args, out, command)
