@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import ParityError
+from .pairs import pair_label
 
 OK = ("pass", "not_provided", "not_applicable", "known_difference", "detected")
 BAD = ("fail", "error", "missed")
@@ -174,9 +175,7 @@ def exit_code(d: dict) -> int:
 
 def _pair(r: dict) -> str:
     p = r.get("pair") or []
-    if not p:
-        return ""
-    return f"{p[0]} vs {p[1]}" if p[1] != "invariant" else f"{p[0]} (invariant)"
+    return pair_label(p) if p else ""
 
 
 def _num(x) -> str:

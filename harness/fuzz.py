@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from .base import Check, Result, Status
+from .pairs import replayable
 
 DEFAULT_MINUTES = 1.0
 BATCH = 50
@@ -122,7 +123,7 @@ class Fuzzer:
         self._strategies: dict[str, Any] = {}
 
     def pairs(self, check: Check) -> list[tuple[str, str]]:
-        pairs = [p for p in self.runner.pairs(check) if p[1] != "golden"]
+        pairs = [p for p in self.runner.pairs(check) if replayable(p)]
         if self.ports:
             pairs = [p for p in pairs if p[0] in self.ports or p[1] in self.ports]
         return pairs

@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 from .modes import Mode
+from .pairs import pair_label
 
 RATIO_MIN, RATIO_MAX = 1e-4, 1e4  # colour scale of the heatmap (log10 -4 .. 4)
 MIN_PLOT_ELEMENTS = 8  # smaller leaves get no distribution plots
@@ -49,11 +50,6 @@ def _g(x: Any, digits: int = 2) -> str:
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
     return f"{v:.{digits}g}"
-
-
-def pair_label(pair) -> str:
-    a, b = pair
-    return f"{a} vs {b}" if b != "invariant" else f"{a} (invariant)"
 
 
 # --------------------------------------------------------------------------------------------------

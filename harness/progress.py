@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .base import Check, Implementation, ParityError
-from .runner import GOLDEN, INVARIANT, ORACLE, Runner
+from .runner import INVARIANT, ORACLE, Runner
 
 # -- what a run will compare ------------------------------------------------------------------------
 
@@ -146,8 +146,7 @@ class ProgressLine:
         if not self.enabled:
             return
         self.done += 1
-        side = pair[1] if pair[1] != GOLDEN else "golden"
-        text = f"[{self.done}/{self.total}] {check.name}  {pair[0]} vs {side}"
+        text = f"[{self.done}/{self.total}] {check.name}  {pair[0]} vs {pair[1]}"
         self.stream.write("\r" + text.ljust(self._width))
         self._width = len(text)
         self.stream.flush()

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.base import PREFIX, Status
+from harness.pairs import INVARIANT
 from harness.runner import ORACLE
 
 _RESULTS: dict = {}
@@ -40,7 +41,7 @@ def test_parity(parity_check, parity_pair, parity_runner, parity_seed, reproduce
 
 def test_control(parity_check, parity_control, parity_runner, parity_seed, reproduce):
     ctl = parity_control
-    absent = [n for n in (ctl.target, ctl.against) if n != "invariant" and n not in parity_runner.impls]
+    absent = [n for n in (ctl.target, ctl.against) if n != INVARIANT and n not in parity_runner.impls]
     if absent and all(importlib.util.find_spec(n) is None for n in absent if n != "numpy"):
         pytest.skip(f"not_provided: control {ctl.name!r} plants in / compares with {', '.join(absent)}, "
                     "whose framework is not installed")
@@ -75,7 +76,7 @@ def test_controls_target_known_implementations(parity_checks):
     against_ok = ("numpy", "jax", "torch")
     bad = [(c.name, k.name, k.target, k.against) for c in parity_checks for k in c.controls
            if k.target not in against_ok
-           or k.against not in (against_ok + ("invariant",) if c.kind == "property" else against_ok)]
+           or k.against not in (against_ok + (INVARIANT,) if c.kind == "property" else against_ok)]
     assert not bad, f"{PREFIX} controls with unknown target / against: {bad}"
 
 

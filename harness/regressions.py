@@ -40,6 +40,7 @@ from .fixtures import (
     read_npz_checked,
     record_hash,
 )
+from .pairs import INVARIANT, replayable
 
 SCHEMA = 2  # 2: record_sha256 protects the JSON side as it does for golden files
 DEFAULT_ROOT = DEFAULT_DIR / "regressions"
@@ -143,9 +144,9 @@ def replay(runner, check, record: dict, case: Any) -> list[Result]:
     """Run ``check`` on the stored case: the recorded failing pairs (where both sides are available now) and
     every pair of the built-in implementations and of the available ports."""
     have = set(runner.impls)
-    pairs = [p for p in runner.pairs(check) if p[1] != "golden"]
+    pairs = [p for p in runner.pairs(check) if replayable(p)]
     for a, b in record.get("pairs", []):
-        if a in have and (b in have or b == "invariant") and (a, b) not in pairs:
+        if a in have and (b in have or b == INVARIANT) and (a, b) not in pairs:
             pairs.append((a, b))
     return runner.run_case(check, case, pairs)
 

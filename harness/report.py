@@ -12,6 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from .base import Mode, Result, Status
+from .pairs import pair_label
 
 SCHEMA = 1
 _PACKAGES = ("numpy", "scipy", "jax", "jaxlib", "flax", "optax", "mctx", "torch", "hypothesis", "pytest")
@@ -146,11 +147,6 @@ def _cell(r: Result, comp: str | None = None) -> str:
     return s.value
 
 
-def _pair_label(pair) -> str:
-    a, b = pair
-    return f"{a} vs {b}" if b != "invariant" else f"{a} (invariant)"
-
-
 _SEVERITY = {Status.ERROR: 5, Status.FAIL: 4, Status.KNOWN_DIFFERENCE: 3, Status.PASS: 2, Status.NOT_PROVIDED: 1,
              Status.NOT_APPLICABLE: 1}
 _NOT_ATTRIBUTABLE = 3.5  # a failing check that cannot say which component: above pass, below a named FAIL
@@ -194,7 +190,7 @@ def _component_table(parity: list[Result], pairs: list[str]) -> list[str]:
         rs = rows[comp]
         cells = []
         for p in pairs:
-            views = [_component_view(r, comp) for r in rs if _pair_label(r.pair) == p]
+            views = [_component_view(r, comp) for r in rs if pair_label(r.pair) == p]
             if not views:
                 cells.append("")
                 continue
@@ -218,7 +214,7 @@ def to_markdown(results: list[Result], *, command: str = "", notes=(), declarati
     controls = [r for r in results if r.control is not None]
     pairs: list[str] = []
     for r in parity:
-        lbl = _pair_label(r.pair)
+        lbl = pair_label(r.pair)
         if lbl not in pairs:
             pairs.append(lbl)
     rows: OrderedDict = OrderedDict()
@@ -256,7 +252,7 @@ def to_markdown(results: list[Result], *, command: str = "", notes=(), declarati
         "|---|---|" + "---|" * len(pairs) + "---|---|",
     ]
     for check, rs in rows.items():
-        cells = {_pair_label(r.pair): r for r in rs}
+        cells = {pair_label(r.pair): r for r in rs}
         blame = sorted({r.blame for r in rs if r.blame})
         comps = sorted({c for r in rs for c in r.failing_components}) or [rs[0].component]
         lines.append(f"| `{check}` | {', '.join(f'`{c}`' for c in comps)} | "
@@ -280,7 +276,7 @@ def to_markdown(results: list[Result], *, command: str = "", notes=(), declarati
     if bad:
         lines += ["", "## Failures", ""]
         for r in bad:
-            lines += [f"### `{r.check}` {_pair_label(r.pair)}: {r.status.value}", "", "```", r.message.strip(),
+            lines += [f"### `{r.check}` {pair_label(r.pair)}: {r.status.value}", "", "```", r.message.strip(),
                       f"Reproduce: {r.reproduce}", "```", ""]
     if deployed is not None:
         from .deployed import markdown as deployed_markdown
@@ -299,7 +295,7 @@ def _declared_rows(results: list[Result]) -> list[str]:
     out = ["", "## Known differences and not applicable", "", "| check | pair | status | reason |", "|---|---|---|---|"]
     for r in rows:
         why = r.message.strip().splitlines()[0] if r.message.strip() else ""
-        out.append(f"| `{r.check}` | {_pair_label(r.pair)} | {r.status.value} | {why.replace('|', '/')} |")
+        out.append(f"| `{r.check}` | {pair_label(r.pair)} | {r.status.value} | {why.replace('|', '/')} |")
     return out
 
 
@@ -336,7 +332,7 @@ def table(results: list[Result]) -> str:
     head = ("check", "pair", "status", "max_abs", "max_rel", "ulp", "tolerance", "blame")
     rows = []
     for r in results:
-        pair = _pair_label(r.pair)
+        pair = pair_label(r.pair)
         rows.append((r.check + (f" [{r.control}]" if r.control else ""), pair, r.status.value, _fmt(r.max_abs),
                      _fmt(r.max_rel), _fmt(r.max_ulp), _tol_text(r), r.blame or ""))
     widths = [max(len(h), *(len(x[i]) for x in rows)) if rows else len(h) for i, h in enumerate(head)]

@@ -40,10 +40,10 @@ from .compare import Comparison, compare, compare_flat
 from .convert import is_leaf_array, to_framework, to_numpy
 from .declarations import FULL, NotApplicable, View, known_difference, literal_leaves, view_for
 from .guard import CallTracker, CheckTimeout, changed_leaves, global_seed, seeded_globals, snapshot, time_limit
+from .pairs import GOLDEN, INVARIANT, replayable
+from .pairs import side as special_side
 
 ORACLE = "numpy"
-INVARIANT = "invariant"
-GOLDEN = "golden"
 
 
 def one_line_error(e: BaseException, where: str) -> str:
@@ -132,7 +132,7 @@ class Runner:
     def __init__(self, impls: dict[str, Implementation], *, port_specs: Iterable[str] = (),
                  golden: Any = None, golden_all: bool = False, timeout: float | None = None):
         for name, impl in impls.items():
-            if impl.role == "port" and name in ("numpy", "jax", "torch", GOLDEN, INVARIANT):
+            if impl.role == "port" and (name in ("numpy", "jax", "torch") or special_side(name) is not None):
                 raise ParityError(f"port name {name!r} collides with a built-in implementation: rename it")
         self.impls = impls
         self.port_specs = list(port_specs)
@@ -490,7 +490,7 @@ class Runner:
 
     def run_case(self, check: Check, case: Any, pairs: list[tuple[str, str]] | None = None) -> list[Result]:
         """Run every pair on one explicit case (hypothesis examples); nothing is cached."""
-        pairs = [p for p in (self.pairs(check) if pairs is None else pairs) if p[1] != GOLDEN]
+        pairs = [p for p in (self.pairs(check) if pairs is None else pairs) if replayable(p)]
         self._case_counter += 1
         key = ("case", self._case_counter)  # each implementation runs once for this case, then forgotten
         results = [self.evaluate(check, p, case, key) for p in pairs]
