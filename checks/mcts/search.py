@@ -14,7 +14,7 @@ import numpy as np
 from checks._common import seeded
 from checks.mcts import common
 from checks.mcts.common import NEAR_TIE, PROFILES, as_np, check, control, drift, positions
-from harness.base import Tolerance
+from harness.base import Knob, Tolerance
 from reference.mcts.game import states as game_states
 from reference.mcts.search import np_ref as search_np
 
@@ -43,6 +43,23 @@ def _visits_run(c, case):
         r = c["mcts.search"](case[name]["states"], case[name]["noise"], cfg)
         out[name] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# mcts.visits.fixed_perspective: the seed trainer's fixed-perspective search
+# --------------------------------------------------------------------------------------------------
+
+PERSPECTIVE = Knob("perspective", None, varies=True)  # a port searching one convention only declares it fixed
+
+
+def _fixed_perspective_run(c, case):
+    """mcts.visits' alphazero_clique positions searched with perspective='fixed' (the evaluator's value is
+    player one's; each parent's edge adds +v when player one is to move there, -v otherwise)."""
+    cfg = PROFILES["alphazero_clique"].replace(perspective="fixed")
+    cfg = cfg.replace(num_reads=int(case["num_reads"])) if "num_reads" in case else cfg
+    section = case["alphazero_clique"]
+    r = c["mcts.search"](section["states"], section["noise"], cfg)
+    return {"visits": r["visits"], "q": r["q"], "value": r["value"]}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -109,6 +126,17 @@ CHECKS = [
                   s, z, cfg.replace(num_reads=cfg.num_reads + 1))}),
               control("random_tie_break", "ties broken at random (numpy oracle mutant)",
                       drift("mcts.search", tie_break="random"), target="numpy", against="numpy"),
+          )),
+    check("mcts.visits.fixed_perspective", ("mcts.search",), _visits_inputs, _fixed_perspective_run, Tolerance(),
+          strategy=seeded(_visits_fuzz_inputs), profiles=("alphazero_clique",), profile_family=common.PROFILE_NAMES,
+          knobs=(*common.SEARCH_KNOBS, PERSPECTIVE),
+          description="mcts.visits' alphazero_clique positions searched with perspective='fixed' (the seed "
+                      "trainer's mode: the evaluator's value is player one's): visits exact, Q and value within "
+                      "float32 tolerance. A port that searches one convention only declares "
+                      "fixed={'perspective': 'alternating'} and gets not_applicable",
+          controls=(
+              control("fixed_perspective_ignored", "perspective='fixed' searched as alternating",
+                      drift("mcts.search", perspective="alternating")),
           )),
     check("mcts.visits.network", ("mcts.search_network", "nets.to_native"), _network_inputs, _network_run, Tolerance(),
           fuzz=False, profiles=("alphazero_clique",), profile_family=common.PROFILE_NAMES,

@@ -125,7 +125,18 @@ def _temperature_inputs(seed):
         case[name] = {"move_count": mc, "visits": visits.astype(np.int32), "valid": valid,
                       "temp": search_np.temperature(mc, cfg).astype(np.float32)}
     case["classic_mc"] = np.arange(CL.num_edges + 1, dtype=np.int32)
+    # a small fixed temperature over hundreds of visits: N^(1/T) = 400^20 ~ 1e52 overflows float32, so only the
+    # spec's ((N + eps) / (max + eps))^(1/T) stays finite (a port that normalises after the power gives NaN)
+    e = AZ.num_edges
+    visits = rng.integers(0, 400, (8, e))
+    valid = rng.random((8, e)) < 0.7
+    valid[:, 0] = True
+    case["low_T"] = {"visits": np.where(valid, visits, 0).astype(np.int32), "valid": valid,
+                     "temp": np.full(8, LOW_T, np.float32)}
     return case
+
+
+LOW_T = 0.05
 
 
 def _temperature_run(c, case):
@@ -142,6 +153,9 @@ def _temperature_run(c, case):
         out["mcts.target_policy"] = {
             name: c["mcts.target_policy"](case[name]["visits"][:end], case[name]["valid"][:end],
                                           case[name]["temp"][:end], cfg) for name, cfg in games.items()}
+        if games:
+            low = case["low_T"]
+            out["mcts.target_policy"]["low_T"] = c["mcts.target_policy"](low["visits"], low["valid"], low["temp"], AZ)
     return out
 
 
@@ -154,6 +168,18 @@ def _non_strict_boundaries(orig):
         for t, v in reversed(list(zip(config.temperature_thresholds, config.temperature_values))):
             out = np.where(p <= t, np.float32(v), out)
         return out if config.temperature_schedule == "annealed" else orig(move_count, config)
+    return f
+
+
+def _power_then_normalise(orig):
+    """pi = (N + eps)^(1/T) / sum: the same in exact arithmetic, inf / inf = NaN in float32 at small T."""
+    def f(visits, valid, temp, config):
+        import torch
+
+        n = torch.as_tensor(visits).to(torch.float32)
+        t = torch.as_tensor(temp).to(torch.float32)[..., None]
+        x = torch.where(torch.as_tensor(valid, dtype=torch.bool), (n + config.target_eps) ** (1.0 / t), 0.0)
+        return x / x.sum(-1, keepdim=True)
     return f
 
 
@@ -243,7 +269,8 @@ CHECKS = [
           by_component=True, optional=("mcts.temperature", "mcts.target_policy"), profiles=PROFILE_NAMES,
           domains=("finished_game",),
           description="T by progress p = m / E (1.0, 0.8, 0.5, 0.2, 0.1; strict < on 0.2 ... 0.8, hit exactly "
-                      "for E = 10 and 15), classic T = 1; pi proportional to (N + 1e-8)^(1/T) on valid actions",
+                      "for E = 10 and 15), classic T = 1; pi proportional to (N + 1e-8)^(1/T) on valid actions, also at "
+                      "T = 0.05 over up to 400 visits (the power overflows float32 unless normalised by the max first)",
           controls=(
               control("fixed_temperature_1", "fixed temperature 1.0 (no annealing)",
                       drift("mcts.temperature", temperature_schedule="fixed"),
@@ -252,6 +279,9 @@ CHECKS = [
                       {"mcts.temperature": _non_strict_boundaries}, expect_components=("mcts.temperature",)),
               control("target_power_t", "pi proportional to N^T instead of N^(1/T)",
                       {"mcts.target_policy": _target_power_t}, expect_components=("mcts.target_policy",)),
+              control("power_then_normalise", "pi = (N + eps)^(1/T) / sum, without dividing by the max first",
+                      {"mcts.target_policy": _power_then_normalise}, target="torch",
+                      expect_components=("mcts.target_policy",)),
           )),
     check("mcts.move_choice", ("mcts.select_move",), _move_inputs_masked, _move_run, Exact(),
           description="move played = argmax of root visits over valid actions, first index on ties",

@@ -71,7 +71,8 @@ def make(name, node_cls):  # one port per node class: the trainer's UCTNode, or 
         "mcts.search": functools.partial(search, node_cls=node_cls),
         "mcts.search_with_evaluator": functools.partial(search_with_evaluator, node_cls=node_cls),
         "losses.total": total_loss,
-    }, profiles=("alphazero_clique", "symmetric"), fixed={"c_puct": 3.0, "policy_weight": 1.0, "value_weight": 1.0})
+    }, profiles=("alphazero_clique", "symmetric"), fixed={"c_puct": 3.0, "policy_weight": 1.0, "value_weight": 1.0,
+                                                          "perspective": "alternating"})
 
 
 PORT = make("alphazero_torch", mcts.UCTNode)
