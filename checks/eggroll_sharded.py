@@ -1,6 +1,6 @@
 """EGGROLL sharded over devices / processes against the single-process run (spec: shared/spec/eggroll.md).
 
-One component carries a port's sharded run (signature and record layout: reference/eggroll/sharded_np.py):
+One component carries a port's sharded run (signature and record layout: reference/eggroll/sharded/spec.py):
 
     eggroll.sharded_epochs(shards, params, es_key, data, configs, epochs, steps=None)
         -> {config name: [record per epoch]},  record = {"noise", "forward", "fitness", "shaped", "grads", "params"}
@@ -86,7 +86,7 @@ def _run_frameworks(c, case):
 
 # -------------------------------------------------------------------------------- planted sharding bugs
 # Module-level functions (the torch ranks import them by name); each replaces one step of
-# reference/eggroll/sharded_steps.py.
+# reference/eggroll/sharded/steps.py.
 
 
 def pairs_from_zero(ids):

@@ -16,7 +16,8 @@ def _case(epochs=2):
 
 
 def test_numpy_single_process_path_is_np_ref_epoch():
-    from reference.eggroll import np_ref, sharded_np
+    from reference.eggroll import np_ref
+    from reference.eggroll.sharded import np_ref as sharded_np
 
     case, cfgs, epochs = _case()
     recs = sharded_np.sharded_epochs(None, case["params"], case["es_key"], case["data"], cfgs, epochs)["G4_R0"]
@@ -30,7 +31,8 @@ def test_numpy_single_process_path_is_np_ref_epoch():
 def test_torch_single_process_path_is_torch_ref_epoch():
     import torch
 
-    from reference.eggroll import sharded_torch, torch_ref
+    from reference.eggroll import torch_ref
+    from reference.eggroll.sharded import torch_ref as sharded_torch
 
     case, cfgs, epochs = _case()
     recs = sharded_torch.sharded_epochs(None, case["params"], case["es_key"], case["data"], cfgs, epochs)["G4_R0"]
@@ -43,7 +45,7 @@ def test_torch_single_process_path_is_torch_ref_epoch():
 
 
 def test_oracle_shards_agree_and_bad_input_is_a_clear_error():
-    from reference.eggroll import sharded_np
+    from reference.eggroll.sharded import np_ref as sharded_np
 
     case, cfgs, epochs = _case(1)
     args = (case["params"], case["es_key"], case["data"], cfgs, epochs)
@@ -63,8 +65,8 @@ def test_jax_has_the_host_devices_of_the_sharded_checks():
 
 
 def test_torch_rank_failure_and_hang_raise_and_never_hang():
-    from reference.eggroll import sharded_steps
-    from reference.eggroll.sharded_torch import ProcessGroup
+    from reference.eggroll.sharded import steps as sharded_steps
+    from reference.eggroll.sharded.torch_ref import ProcessGroup
 
     case, cfgs, epochs = _case(1)
     cfg = es._inputs(3)["configs"]["G4_R0"]

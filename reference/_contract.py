@@ -33,10 +33,9 @@ FRAMEWORKS = {"numpy": "np_ref", "jax": "jax_ref", "torch": "torch_ref"}
 OPTIONAL = ("jax", "jaxlib", "torch", "flax", "optax", "mctx", "chex", "ml_dtypes")
 ROOT = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = __name__.rpartition(".")[0]  # "reference"
-# LEGACY (transition of issue 14): an area without a spec.py still exports ``COMPONENTS`` dicts from its
-# framework modules (and these further modules); ``components`` merges them. Remove with ``_legacy_modules``
+# LEGACY (transition of issue 14): an area without a spec.py (mcts, until converted) still exports
+# ``COMPONENTS`` dicts from its framework modules; ``components`` merges them. Remove with ``_legacy_modules``
 # once every area has a spec.
-LEGACY_EXTRA = {"numpy": ("sharded_np",), "jax": ("sharded_jax",), "torch": ("sharded_torch",)}
 
 
 class ContractError(Exception):
@@ -155,8 +154,7 @@ def implementation_module(spec: Spec, framework: str) -> types.ModuleType | None
 def _legacy_modules(framework: str) -> list[str]:
     areas = sorted(d for d in os.listdir(ROOT) if os.path.isfile(os.path.join(ROOT, d, "__init__.py"))
                    and not os.path.isfile(os.path.join(ROOT, d, "spec.py")))
-    extra = [f"{PACKAGE}.eggroll.{m}" for m in LEGACY_EXTRA[framework] if "eggroll" in areas]
-    return [f"{PACKAGE}.{a}.{FRAMEWORKS[framework]}" for a in areas] + extra
+    return [f"{PACKAGE}.{a}.{FRAMEWORKS[framework]}" for a in areas]
 
 
 def modules(framework: str) -> list[str]:
@@ -236,5 +234,5 @@ def components_of(module: types.ModuleType) -> dict:
         if spec.package == pkg:
             return {spec.component(n): f for n, f in check_module(spec, module).items()}
     if any(module.__name__ in _legacy_modules(fw) for fw in FRAMEWORKS):
-        return dict(module.COMPONENTS)  # LEGACY, see LEGACY_EXTRA
+        return dict(module.COMPONENTS)  # LEGACY, see _legacy_modules
     raise ContractError(f"{module.__name__}: no spec.py in {pkg} declares its components")

@@ -82,9 +82,9 @@ def validate_optimizer(opt) -> dict:
 
 
 def validate_config(config) -> dict:
-    """Return a normalised copy of ``config`` (defaults filled in) or raise ``ValueError``.
+    """Normalised copy of the config, or ValueError naming the field (N even, G even | N, r >= 1, sigma > 0).
 
-    N even; G == 0 or (G even and N % G == 0); rank >= 1; sigma > 0; R >= 0; every role known.
+    Defaults filled in; G == 0 or (G even and N % G == 0); R >= 0; every role known (eggroll.validate_config).
     """
     if not isinstance(config, dict):
         raise ValueError(f"eggroll config: must be a dict, got {type(config).__name__}")

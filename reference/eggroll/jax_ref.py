@@ -1,4 +1,4 @@
-"""EGGROLL, JAX (+ optax) reference: the official semantics (see np_ref.py for the equations and layouts).
+"""EGGROLL, JAX (+ optax) reference: the official semantics (the contract, equations and layouts: spec.py).
 
 Keys are accepted as typed keys or uint32 key data (..., 2) and returned as uint32 key data, so the
 three references exchange the same arrays. Everything is jitted at module level with shapes and ranks
@@ -16,14 +16,8 @@ import jax.numpy as jnp
 import optax
 
 from harness.tap import tap
-from reference.eggroll.config import static_key, trainable_role, validate_optimizer
-from reference.eggroll.config import validate_config as _validate
-from reference.eggroll.np_ref import tap_noise
-
-
-def validate_config(config):
-    """Normalised copy of the config, or ValueError naming the field (N even, G even | N, r >= 1, sigma > 0)."""
-    return _validate(config)
+from reference.eggroll.config import static_key, trainable_role, validate_config, validate_optimizer
+from reference.eggroll.spec import FITNESS_EPS, _tap_noise
 
 
 def _key(k):
@@ -176,7 +170,7 @@ def _shape_fitness(f, group_size):
     """Traceable in ``group_size`` (one compile per N serves every G): the block mean is a segment mean
     over blocks i // G (G = 0: one block of N)."""
     n = f.shape[0]
-    denom = jnp.sqrt(jnp.var(f) + 1e-5)
+    denom = jnp.sqrt(jnp.var(f) + FITNESS_EPS)
     g = jnp.asarray(group_size, jnp.int32)
     seg = jnp.arange(n, dtype=jnp.int32) // jnp.where(g == 0, n, g)
     sums = jax.ops.segment_sum(f, seg, num_segments=n)
@@ -213,7 +207,7 @@ def fullrank_update(shaped, e):
 # ------------------------------------------------------------------------------------------ optimiser
 
 
-def make_optimizer(opt) -> optax.GradientTransformation:
+def _make_optimizer(opt) -> optax.GradientTransformation:
     """optax transformation with every hyper-parameter explicit (never optax's defaults)."""
     opt = validate_optimizer(opt)
     if opt["name"] == "sgd":
@@ -225,15 +219,15 @@ def make_optimizer(opt) -> optax.GradientTransformation:
 
 
 def optimizer_init(params, opt):
-    """optax state of ``make_optimizer(opt)`` for ``params`` (dict)."""
-    return make_optimizer(opt).init({k: jnp.asarray(v, jnp.float32) for k, v in params.items()})
+    """Optimiser state for ``params`` (dict): the optax state of ``_make_optimizer(opt)``."""
+    return _make_optimizer(opt).init({k: jnp.asarray(v, jnp.float32) for k, v in params.items()})
 
 
 @functools.cache
 def _step_fn(opt_key):
     import json
 
-    tx = make_optimizer(json.loads(opt_key))
+    tx = _make_optimizer(json.loads(opt_key))
 
     @jax.jit
     def step(params, grads, state):
@@ -244,7 +238,7 @@ def _step_fn(opt_key):
 
 
 def optimizer_step(params, grads, state, opt):
-    """One optax step (minimises): updates, state = tx.update(g, state, params); params += updates."""
+    """One minimisation step (optax): updates, state = tx.update(g, state, params); params += updates."""
     params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     grads = {k: jnp.asarray(grads[k], jnp.float32) for k in params}
     return _step_fn(static_key(validate_optimizer(opt)))(params, grads, state)
@@ -266,7 +260,7 @@ def _bias(b, noise):
 
 
 @jax.jit
-def mlp_fitness(params, noise, data):
+def _mlp_fitness(params, noise, data):
     """F_i = -mean((out_scale * (W2 tanh(W1 x + b1) + b2) - y)^2) for member i's perturbed weights."""
     x, y = data["x"], data["y"]
     n = jax.tree_util.tree_leaves(noise)[0].shape[0]
@@ -320,7 +314,7 @@ def _epoch_fn(cfg_key):
     import json
 
     cfg = json.loads(cfg_key)
-    tx = make_optimizer(cfg["optimizer"])
+    tx = _make_optimizer(cfg["optimizer"])
 
     @jax.jit
     def run(params, opt_state, es_key, t, noise_reuse, group_size, data):
@@ -330,7 +324,7 @@ def _epoch_fn(cfg_key):
         pairs = jnp.arange(cfg["population"] // 2, dtype=jnp.uint32)
         keys = _member_keys(es_key, len(names), tau.astype(jnp.uint32), pairs)  # (P, N/2, 2)
         noise = _all_noise(keys, s, {n: tuple(params[n].shape) for n in names}, cfg, k)
-        fit = mlp_fitness(params, noise, data)
+        fit = _mlp_fitness(params, noise, data)
         f = _shape_fitness(fit, group_size)
         grads = {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
                  for name, nz in noise.items()}
@@ -373,7 +367,7 @@ def _step_noise_fn(cfg_key):
         keys = _member_keys(es_key, len(names), tau.astype(jnp.uint32), pairs)  # (P, N/2, 2)
         tap("eggroll.keys.member", keys[:, k])
         noise = _all_noise(keys, s, dict(shapes), cfg, k)
-        tap_noise(noise)  # framework-free: the same tap lines as np_ref / torch_ref
+        _tap_noise(noise)  # framework-free: the same tap lines as np_ref / torch_ref
         tap("eggroll.sigma.signed", jnp.float32(cfg["sigma"]) * s)
         return noise
 
@@ -427,21 +421,3 @@ def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
     out.update(new)
     return tap("eggroll.params", out), opt_state, fit
 
-
-COMPONENTS = {
-    "eggroll.validate_config": validate_config,
-    "eggroll.noise_epoch": noise_epoch,
-    "eggroll.pair_index_sign": pair_index_sign,
-    "eggroll.member_keys": member_keys,
-    "eggroll.lowrank_noise": lowrank_noise,
-    "eggroll.fullrank_noise": fullrank_noise,
-    "eggroll.forward": forward,
-    "eggroll.forward_xw": forward_xw,
-    "eggroll.shape_fitness": shape_fitness,
-    "eggroll.lowrank_update": lowrank_update,
-    "eggroll.fullrank_update": fullrank_update,
-    "eggroll.optimizer_init": optimizer_init,
-    "eggroll.optimizer_step": optimizer_step,
-    "eggroll.epoch": epoch,
-    "eggroll.step": step,
-}

@@ -1,16 +1,7 @@
-"""EGGROLL, NumPy float64 oracle: the equations of spec/eggroll.md, written plainly.
+"""EGGROLL, NumPy float64 oracle: the equations of spec/eggroll.md, written plainly (contract and layouts: spec.py).
 
 Noise is JAX's own stream (Threefry-2x32 keys, float32 normals, via ``reference.rng.np_ref``), drawn in
 float32 exactly as JAX draws it and cast to float64 afterwards; everything else is float64.
-
-Layouts shared by the three references (np_ref / jax_ref / torch_ref):
-    keys          uint32 key data (..., 2)          (torch: int32 holding the bits; JAX: key_data)
-    pair_index k  (N,) int32, k_i = i // 2          sign s (N,) float, +1 for even i, -1 for odd i
-    W             (a, b); for a torch Linear weight a = out, b = in
-    A (scaled)    (N, a, r) = (sigma s_i / sqrt(r)) Z_i[b:]      B (N, b, r) = Z_i[:b]
-    E (scaled)    (N, *shape) = sigma s_i eps_i      (full-rank parameters: no 1/sqrt(r))
-    x             (N, M, b) for x W^T;  (N, M, a) for x W
-    params        dict name -> array; canonical order = sorted names (JAX pytree order)
 """
 
 from __future__ import annotations
@@ -21,15 +12,10 @@ import numpy as np
 
 from harness.tap import tap
 from reference.eggroll import _rng
-from reference.eggroll.config import trainable_role
-from reference.eggroll.config import validate_config as _validate
+from reference.eggroll.config import trainable_role, validate_config
+from reference.eggroll.spec import FITNESS_EPS, _member_params, _tap_noise
 
 F64 = np.float64
-
-
-def validate_config(config):
-    """Normalised copy of the config, or ValueError naming the field (N even, G even | N, r >= 1, sigma > 0)."""
-    return _validate(config)
 
 
 # ---------------------------------------------------------------------------------------------- noise
@@ -98,7 +84,7 @@ def shape_fitness(fitness, group_size):
     """
     f = np.asarray(fitness, F64)
     g = int(group_size)
-    denom = np.sqrt(np.var(f) + 1e-5)
+    denom = np.sqrt(np.var(f) + FITNESS_EPS)
     if g == 0:
         centred = f - np.mean(f)
     else:
@@ -178,7 +164,7 @@ def _bias(b, noise):
     return b[None, None, :] if noise is None else (b[None] + noise[0])[:, None, :]
 
 
-def mlp_fitness(params, noise, data):
+def _mlp_fitness(params, noise, data):
     """F_i = -mean((out_scale * (W2 tanh(W1 x + b1) + b2) - y)^2) for member i's perturbed weights.
 
     params: w1 (H, D), b1 (H,), w2 (O, H), b2 (O,), out_scale (O,); noise: name -> (A, B) | (E,) | absent.
@@ -217,7 +203,7 @@ def epoch(params, opt_state, es_key, epoch, data, config):
     cfg = validate_config(config)
     names = sorted(params)
     _, s, noise = _epoch_noise(params, es_key, epoch, cfg)
-    fit = mlp_fitness(params, noise, data)
+    fit = _mlp_fitness(params, noise, data)
     f = shape_fitness(fit, cfg["group_size"])
     grads = {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
              for name, nz in noise.items()}
@@ -228,31 +214,6 @@ def epoch(params, opt_state, es_key, epoch, data, config):
     out = {name: np.asarray(params[name], F64) for name in names}
     out.update(new)
     return out, opt_state, fit
-
-
-def _member_params(params, noise, i):
-    """Member i's perturbed parameters: W + A_i B_i^T (low rank), P + E_i (full rank), P (excluded)."""
-    out = {}
-    for name, value in params.items():
-        nz = noise.get(name)
-        if nz is None:
-            out[name] = value
-        elif len(nz) == 2:
-            out[name] = value + nz[0][i] @ nz[1][i].T
-        else:
-            out[name] = value + nz[0][i]
-    return out
-
-
-def tap_noise(noise):
-    """The noise taps of one epoch: A and B per low-rank parameter, E per full-rank one (dicts by name)."""
-    low = {n: nz for n, nz in noise.items() if len(nz) == 2}
-    if low:
-        tap("eggroll.noise.A", {n: nz[0] for n, nz in low.items()})
-        tap("eggroll.noise.B", {n: nz[1] for n, nz in low.items()})
-    full = {n: nz[0] for n, nz in noise.items() if len(nz) == 1}
-    if full:
-        tap("eggroll.noise.E", full)
 
 
 def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
@@ -267,7 +228,7 @@ def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
     params = {k: np.asarray(params[k], F64) for k in names}
     keys, s, noise = _epoch_noise(params, es_key, epoch, cfg)
     tap("eggroll.keys.member", keys)
-    tap_noise(noise)
+    _tap_noise(noise)
     tap("eggroll.sigma.signed", cfg["sigma"] * s)
     fit = tap("eggroll.fitness.raw", np.array([float(np.asarray(fitness_fn(apply_fn(_member_params(params, noise, i)))))
                                                for i in range(cfg["population"])], F64))
@@ -282,21 +243,3 @@ def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
     out.update(new)
     return tap("eggroll.params", out), opt_state, fit
 
-
-COMPONENTS = {
-    "eggroll.validate_config": validate_config,
-    "eggroll.noise_epoch": noise_epoch,
-    "eggroll.pair_index_sign": pair_index_sign,
-    "eggroll.member_keys": member_keys,
-    "eggroll.lowrank_noise": lowrank_noise,
-    "eggroll.fullrank_noise": fullrank_noise,
-    "eggroll.forward": forward,
-    "eggroll.forward_xw": forward_xw,
-    "eggroll.shape_fitness": shape_fitness,
-    "eggroll.lowrank_update": lowrank_update,
-    "eggroll.fullrank_update": fullrank_update,
-    "eggroll.optimizer_init": optimizer_init,
-    "eggroll.optimizer_step": optimizer_step,
-    "eggroll.epoch": epoch,
-    "eggroll.step": step,
-}

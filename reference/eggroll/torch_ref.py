@@ -1,4 +1,4 @@
-"""EGGROLL, PyTorch (+ torch.optim) reference (see np_ref.py for the equations and layouts).
+"""EGGROLL, PyTorch (+ torch.optim) reference (the contract, equations and layouts: spec.py).
 
 Draws JAX's own stream through ``reference.rng.torch_ref`` (Threefry-2x32 keys and float32 normals), so
 given the same seed it follows the JAX reference's trajectory. Keys are int32 tensors (..., 2) holding
@@ -16,16 +16,10 @@ import torch
 from harness.tap import active as tap_active
 from harness.tap import tap
 from reference.eggroll import _rng
-from reference.eggroll.config import trainable_role, validate_optimizer
-from reference.eggroll.config import validate_config as _validate
-from reference.eggroll.np_ref import tap_noise
+from reference.eggroll.config import trainable_role, validate_config, validate_optimizer
+from reference.eggroll.spec import FITNESS_EPS, _member_params, _tap_noise
 
 F32 = torch.float32
-
-
-def validate_config(config):
-    """Normalised copy of the config, or ValueError naming the field (N even, G even | N, r >= 1, sigma > 0)."""
-    return _validate(config)
 
 
 def _t(x, dtype=F32):
@@ -100,7 +94,7 @@ def shape_fitness(fitness, group_size):
     consecutive members, over the GLOBAL std (ddof 0 -- torch.var's default is ddof 1 -- eps inside the sqrt)."""
     f = _t(fitness)
     g = int(group_size)
-    denom = torch.sqrt(torch.var(f, correction=0) + 1e-5)
+    denom = torch.sqrt(torch.var(f, correction=0) + FITNESS_EPS)
     if g == 0:
         centred = f - f.mean()
     else:
@@ -128,7 +122,7 @@ def fullrank_update(shaped, e):
 # ------------------------------------------------------------------------------------------ optimiser
 
 
-def make_optimizer(tensors, opt) -> torch.optim.Optimizer:
+def _make_optimizer(tensors, opt) -> torch.optim.Optimizer:
     """torch.optim optimiser over ``tensors`` (list), every hyper-parameter explicit."""
     opt = validate_optimizer(opt)
     if opt["name"] == "sgd":
@@ -142,13 +136,14 @@ def make_optimizer(tensors, opt) -> torch.optim.Optimizer:
 
 
 def optimizer_init(params, opt):
-    """State: the torch.optim optimiser and the leaf tensors it owns (one per parameter, sorted names)."""
+    """Optimiser state for ``params`` (dict): the torch.optim optimiser and the leaf tensors it owns (one
+    per parameter, sorted names)."""
     tensors = {k: _t(params[k]).detach().clone() for k in sorted(params)}
-    return {"tensors": tensors, "optimizer": make_optimizer(list(tensors.values()), opt)}
+    return {"tensors": tensors, "optimizer": _make_optimizer(list(tensors.values()), opt)}
 
 
 def optimizer_step(params, grads, state, opt):
-    """One torch.optim step (minimises): p.grad = g; optimizer.step().  Returns (params, state)."""
+    """One minimisation step (torch.optim): p.grad = g; optimizer.step().  Returns (params, state)."""
     with torch.no_grad():
         for k, t in state["tensors"].items():
             t.copy_(_t(params[k]))
@@ -172,7 +167,7 @@ def _bias(b, noise):
     return b[None, None, :] if noise is None else (b[None] + noise[0])[:, None, :]
 
 
-def mlp_fitness(params, noise, data):
+def _mlp_fitness(params, noise, data):
     """F_i = -mean((out_scale * (W2 tanh(W1 x + b1) + b2) - y)^2) for member i's perturbed weights."""
     p = {k: _t(v) for k, v in params.items()}
     x, y = _t(data["x"]), _t(data["y"])
@@ -206,7 +201,7 @@ def epoch(params, opt_state, es_key, epoch, data, config):
                 noise[name] = _lowrank_from_z(z, s, shape[1], cfg["rank"], cfg["sigma"])
             elif role == "fullrank":
                 noise[name] = (_fullrank_from_eps(_rng.torch_normal(keys[j], shape)[member_pair], s, cfg["sigma"]),)
-        fit = mlp_fitness(params, noise, data)
+        fit = _mlp_fitness(params, noise, data)
         f = shape_fitness(fit, cfg["group_size"])
         grads = {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
                  for name, nz in noise.items()}
@@ -217,20 +212,6 @@ def epoch(params, opt_state, es_key, epoch, data, config):
     out = dict(params)
     out.update(new)
     return out, opt_state, fit
-
-
-def _member_params(params, noise, i):
-    """Member i's perturbed parameters: W + A_i B_i^T (low rank), P + E_i (full rank), P (excluded)."""
-    out = {}
-    for name, value in params.items():
-        nz = noise.get(name)
-        if nz is None:
-            out[name] = value
-        elif len(nz) == 2:
-            out[name] = value + nz[0][i] @ nz[1][i].T
-        else:
-            out[name] = value + nz[0][i]
-    return out
 
 
 def _key_bits(keys):
@@ -260,7 +241,7 @@ def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
                 noise[name] = _lowrank_from_z(z, s, shape[1], cfg["rank"], cfg["sigma"])
             elif role == "fullrank":
                 noise[name] = (_fullrank_from_eps(_rng.torch_normal(keys[j], shape)[member_pair], s, cfg["sigma"]),)
-        tap_noise(noise)
+        _tap_noise(noise)
         tap("eggroll.sigma.signed", torch.tensor(float(cfg["sigma"]), dtype=F32) * s)
         fit = tap("eggroll.fitness.raw", torch.stack([
             _t(fitness_fn(apply_fn(_member_params(params, noise, i)))).reshape(()) for i in range(cfg["population"])]))
@@ -275,21 +256,3 @@ def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
     out.update(new)
     return tap("eggroll.params", out), opt_state, fit
 
-
-COMPONENTS = {
-    "eggroll.validate_config": validate_config,
-    "eggroll.noise_epoch": noise_epoch,
-    "eggroll.pair_index_sign": pair_index_sign,
-    "eggroll.member_keys": member_keys,
-    "eggroll.lowrank_noise": lowrank_noise,
-    "eggroll.fullrank_noise": fullrank_noise,
-    "eggroll.forward": forward,
-    "eggroll.forward_xw": forward_xw,
-    "eggroll.shape_fitness": shape_fitness,
-    "eggroll.lowrank_update": lowrank_update,
-    "eggroll.fullrank_update": fullrank_update,
-    "eggroll.optimizer_init": optimizer_init,
-    "eggroll.optimizer_step": optimizer_step,
-    "eggroll.epoch": epoch,
-    "eggroll.step": step,
-}

@@ -95,8 +95,7 @@ class EarlyStopping:
     not better; ``restore`` loads the best state_dict (deep-copied when it was seen) into the model."""
 
     def __init__(self, patience=5, min_delta=1e-3):
-        if int(patience) != patience or patience < 1:
-            spec._check_patience(patience)
+        spec._check_patience(patience)
         self.patience, self.min_delta = int(patience), float(min_delta)
         self.best, self.best_epoch, self.count, self.best_state = float("inf"), -1, 0, None
 

@@ -4,15 +4,15 @@
         -> {config name: [record of epoch t for t < epochs]}
 
 ``shards`` None runs the single-process oracle (``np_ref``'s functions, as ``np_ref.epoch``); ``shards`` S
-splits the population over S shards as ``sharded_steps`` describes (all-gather F before shaping, one
+splits the population over S shards as ``steps`` describes (all-gather F before shaping, one
 all-reduce SUM of the per-shard partial gradients, the optimiser step replicated) and gathers every
-per-member output back in global member order. A record (``sharded_steps.record``)::
+per-member output back in global member order. A record (``steps.record``)::
 
     {"noise": {name: {"A": (N, a, r), "B": (N, b, r)} | {"E": (N, *shape)}},   # trainable parameters
      "forward": (N, M, O) network outputs, "fitness": F (N,), "shaped": f (N,),
      "grads": {name: ES gradient}, "params": {name: parameters after the step}}
 
-The network is the small MLP of ``np_ref.mlp_fitness`` (w1, b1, w2, b2, out_scale; roles in the config).
+The network is the small MLP of ``np_ref._mlp_fitness`` (w1, b1, w2, b2, out_scale; roles in the config).
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ import threading
 import numpy as np
 
 from reference.eggroll import np_ref
-from reference.eggroll import sharded_steps as plan_
 from reference.eggroll.config import trainable_role
+from reference.eggroll.sharded import steps as plan_
 
 F64 = np.float64
 
 
-def mlp_outputs(params, noise, data):
-    """Every member's network output out_scale * (W2 tanh(W1 x + b1) + b2), (N, M, O) (np_ref.mlp_fitness)."""
+def _mlp_outputs(params, noise, data):
+    """Every member's network output out_scale * (W2 tanh(W1 x + b1) + b2), (N, M, O) (np_ref._mlp_fitness)."""
     p = {k: np.asarray(v, F64) for k, v in params.items()}
     x = np.asarray(data["x"], F64)
     n = next(iter(noise.values()))[0].shape[0]
@@ -50,7 +50,7 @@ def _noise(cfg, params, keys, signs):
     return out
 
 
-def partial_update(shaped, noise, population):
+def _partial_update(shaped, noise, population):
     """This shard's share of the ES gradient: -sqrt(N) einsum(f A, B) / N (low rank) or -(1/sqrt N) sum f E,
     with N the WHOLE population (summing the shards' shares gives lowrank_update / fullrank_update)."""
     f = np.asarray(shaped, F64)
@@ -77,7 +77,7 @@ def _single(params, es_key, data, cfg, epochs):
     for t in range(epochs):
         keys = np_ref.member_keys(es_key, len(names), np_ref.noise_epoch(t, cfg["noise_reuse"]), k)
         noise = _noise(cfg, params, keys, s)
-        out = mlp_outputs(params, noise, data)
+        out = _mlp_outputs(params, noise, data)
         fit = -np.mean((out - np.asarray(data["y"], F64)) ** 2, axis=(1, 2))
         f = np_ref.shape_fitness(fit, cfg["group_size"])
         grads = {m: np_ref.lowrank_update(f, *v) if len(v) == 2 else np_ref.fullrank_update(f, v[0])
@@ -114,7 +114,7 @@ class ThreadComm:
         return np.asarray(full)[self._ids]
 
 
-def shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids, k, s):
+def _shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids, k, s):
     """What shard ``comm.rank`` runs: ``epochs`` epochs on its members ``ids``; returns its local records."""
     names, n = sorted(params), cfg["population"]
     key = steps["shard_key"](es_key, comm.rank)
@@ -122,10 +122,10 @@ def shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids, k, s):
     for t in range(epochs):
         keys = np_ref.member_keys(key, len(names), np_ref.noise_epoch(t, cfg["noise_reuse"]), k)
         noise = _noise(cfg, params, keys, s)
-        out = mlp_outputs(params, noise, data)
+        out = _mlp_outputs(params, noise, data)
         fit = -np.mean((out - np.asarray(data["y"], F64)) ** 2, axis=(1, 2))
         f = steps["shape"](comm, fit, cfg["group_size"], np_ref.shape_fitness)
-        grads = {m: steps["reduce"](comm, partial_update(f, v, n)) for m, v in noise.items()}
+        grads = {m: steps["reduce"](comm, _partial_update(f, v, n)) for m, v in noise.items()}
         params, state = _step(cfg, params, state, grads)
         recs.append(plan_.record(noise, out, fit, f, grads, params))
     return recs
@@ -139,7 +139,7 @@ def _sharded(shards, steps, params, es_key, data, cfg, epochs):
     def run(r):
         try:
             comm = ThreadComm(r, shards, board, barrier, _local_rows(ids, r))
-            results[r] = shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids[r], k[r], s[r])
+            results[r] = _shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids[r], k[r], s[r])
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller
             errors.append(e)
             barrier.abort()
@@ -176,5 +176,3 @@ def sharded_epochs(shards, params, es_key, data, configs, epochs, steps=None):
                      else _sharded(s, steps, params, es_key, data, cfg, int(epochs)))
     return out
 
-
-COMPONENTS = {"eggroll.sharded_epochs": sharded_epochs}

@@ -1,11 +1,11 @@
 """EGGROLL sharded over S processes with torch.distributed (gloo), PyTorch reference.
 
     sharded_epochs(shards, params, es_key, data, configs, epochs, steps=None)
-        -> {config name: [record of epoch t for t < epochs]}          (contract: sharded_np.py)
+        -> {config name: [record of epoch t for t < epochs]}          (contract: spec.py)
 
 ``shards`` None runs the single-process torch reference (``torch_ref``'s functions, exactly as
 ``torch_ref.epoch``); ``shards`` S runs the population split over S ranks of a gloo process group
-(``sharded_steps``: all-gather F before shaping, one all-reduce SUM of the partial gradients, the same
+(``steps``: all-gather F before shaping, one all-reduce SUM of the partial gradients, the same
 torch.optim step on every rank) and gathers every per-member output back in global member order.
 
 Processes: one group of ``WORLD`` (4) ranks is started on first use with ``torch.multiprocessing`` (spawn,
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 from reference.eggroll import _rng, torch_ref
-from reference.eggroll import sharded_steps as plan_
 from reference.eggroll.config import trainable_role
+from reference.eggroll.sharded import steps as plan_
 
 F32 = torch.float32
 WORLD = 4
@@ -41,8 +41,8 @@ def _t(x, dtype=F32):
     return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).to(dtype)
 
 
-def mlp_outputs(params, noise, data):
-    """Every member's network output out_scale * (W2 tanh(W1 x + b1) + b2), (N, M, O) (torch_ref.mlp_fitness)."""
+def _mlp_outputs(params, noise, data):
+    """Every member's network output out_scale * (W2 tanh(W1 x + b1) + b2), (N, M, O) (torch_ref._mlp_fitness)."""
     x = data["x"]
     n = next(iter(noise.values()))[0].shape[0]
     h = x.expand((n,) + tuple(x.shape)).contiguous()
@@ -69,7 +69,7 @@ def _noise(cfg, params, es_key, tau, k, s):
     return out
 
 
-def partial_update(shaped, noise, population):
+def _partial_update(shaped, noise, population):
     """This shard's share of the ES gradient, scaled by the WHOLE population N (torch_ref's formulas)."""
     if len(noise) == 2:
         a, b = noise
@@ -82,10 +82,10 @@ def partial_update(shaped, noise, population):
 def _epoch_body(cfg, params, state, es_key, t, k, s, data, shape, reduce, population):
     tau = torch_ref.noise_epoch(t, cfg["noise_reuse"])
     noise = _noise(cfg, params, es_key, tau, k, s)
-    out = mlp_outputs(params, noise, data)
+    out = _mlp_outputs(params, noise, data)
     fit = -torch.mean((out - data["y"]) ** 2, dim=(1, 2))
     f = shape(fit)
-    grads = {name: reduce(partial_update(f, nz, population)) for name, nz in noise.items()}
+    grads = {name: reduce(_partial_update(f, nz, population)) for name, nz in noise.items()}
     trainable = {name: params[name] for name in grads}
     if state is None:
         state = torch_ref.optimizer_init(trainable, cfg["optimizer"])
@@ -146,7 +146,7 @@ class DistComm:
         return full[self._rows]
 
 
-def shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids, k, s):
+def _shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids, k, s):
     """What rank ``comm.rank`` runs: ``epochs`` epochs on its members ``ids``; returns its local records."""
     n = cfg["population"]
     params, _, data = _inputs(params, es_key, data)
@@ -167,7 +167,7 @@ def shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids, k, s):
 # ------------------------------------------------------------------------------- the process group
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -207,7 +207,7 @@ def _rank_main(rank, world, port, tasks, results):  # pragma: no cover - runs in
             ids, k, s = plan_.plan(shards, cfg["population"], steps)
             rows = torch.arange(rank * ids.shape[1], (rank + 1) * ids.shape[1])
             comm = DistComm(rank, shards, groups[shards], rows)
-            recs = shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids[rank], k[rank], s[rank])
+            recs = _shard_epochs(comm, steps, params, es_key, data, cfg, epochs, ids[rank], k[rank], s[rank])
             results.put((tid, rank, "ok", recs))
         except BaseException as e:  # noqa: BLE001 - reported to the parent, which tears the group down
             results.put((tid, rank, "error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
@@ -232,7 +232,7 @@ class ProcessGroup:
         ctx = mp.get_context("spawn")
         self._tasks = [ctx.Queue() for _ in range(world)]
         self._results = ctx.Queue()
-        port = free_port()
+        port = _free_port()
         self._procs = [ctx.Process(target=_rank_main, args=(r, world, port, self._tasks[r], self._results),
                                    daemon=True, name=f"parity-gloo-rank{r}") for r in range(world)]
         self._tid = 0
@@ -304,7 +304,7 @@ class ProcessGroup:
 _GROUP: ProcessGroup | None = None
 
 
-def group() -> ProcessGroup:
+def _group() -> ProcessGroup:
     """The process's gloo group, started on first use (and again after a failure)."""
     global _GROUP
     if _GROUP is None or not _GROUP.alive():
@@ -315,14 +315,14 @@ def group() -> ProcessGroup:
     return _GROUP
 
 
-def close_group() -> None:
+def _close_group() -> None:
     global _GROUP
     if _GROUP is not None:
         _GROUP.close()
         _GROUP = None
 
 
-atexit.register(close_group)
+atexit.register(_close_group)
 
 
 def _sharded(shards, steps, params, es_key, data, cfg, epochs):
@@ -330,11 +330,11 @@ def _sharded(shards, steps, params, es_key, data, cfg, epochs):
         raise ValueError(f"sharded eggroll (torch): at most {WORLD} ranks, got shards={shards}")
     args = (steps, {k: np.asarray(v, np.float32) for k, v in params.items()}, np.asarray(es_key, np.uint32),
             {"x": np.asarray(data["x"], np.float32), "y": np.asarray(data["y"], np.float32)}, cfg, epochs)
-    g = group()
+    g = _group()
     try:
         per_rank = g.run(shards, args)
     except BaseException:
-        close_group()  # a rank may be stuck in a collective: never reuse the group
+        _close_group()  # a rank may be stuck in a collective: never reuse the group
         raise
     return plan_.gather_records(per_rank)
 
@@ -364,5 +364,3 @@ def sharded_epochs(shards, params, es_key, data, configs, epochs, steps=None):
             out[name] = _sharded(s, steps, params, es_key, data, cfg, int(epochs))
     return out
 
-
-COMPONENTS = {"eggroll.sharded_epochs": sharded_epochs}

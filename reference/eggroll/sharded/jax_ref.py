@@ -1,11 +1,11 @@
 """EGGROLL sharded over S JAX devices (``jax.shard_map`` on a 1-D ``Mesh``), JAX (+ optax) reference.
 
     sharded_epochs(shards, params, es_key, data, configs, epochs, steps=None)
-        -> {config name: [record of epoch t for t < epochs]}          (contract: sharded_np.py)
+        -> {config name: [record of epoch t for t < epochs]}          (contract: spec.py)
 
 ``shards`` None runs the single-process JAX reference (one device, the computation of ``jax_ref.epoch``);
 ``shards`` S runs one epoch as a ``shard_map`` over a mesh of S devices with axis ``"pop"``: each device
-holds N / S members (``sharded_steps``), all-gathers F before shaping (``lax.all_gather``), all-reduces the
+holds N / S members (``steps``), all-gathers F before shaping (``lax.all_gather``), all-reduces the
 partial gradients once (``lax.psum``) and applies the same optax step (parameters and optimiser state
 replicated). Per-member outputs come back sharded over ``"pop"``, i.e. gathered in global member order.
 
@@ -27,14 +27,14 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from reference.eggroll import jax_ref
-from reference.eggroll import sharded_steps as plan_
 from reference.eggroll.config import static_key, trainable_role
+from reference.eggroll.sharded import steps as plan_
 
 AXIS = "pop"
 
 
-def mlp_outputs(params, noise, data):
-    """Every member's network output out_scale * (W2 tanh(W1 x + b1) + b2), (N, M, O) (jax_ref.mlp_fitness)."""
+def _mlp_outputs(params, noise, data):
+    """Every member's network output out_scale * (W2 tanh(W1 x + b1) + b2), (N, M, O) (jax_ref._mlp_fitness)."""
     x = data["x"]
     n = jax.tree_util.tree_leaves(noise)[0].shape[0]
     h = jnp.broadcast_to(x, (n,) + x.shape)
@@ -43,7 +43,7 @@ def mlp_outputs(params, noise, data):
         * params["out_scale"]
 
 
-def partial_update(shaped, noise, population):
+def _partial_update(shaped, noise, population):
     """This shard's share of the ES gradient, scaled by the WHOLE population N (jax_ref's formulas)."""
     if len(noise) == 2:
         return -jnp.float32(math.sqrt(population)) * jnp.einsum("nir,njr->ij", shaped[:, None, None] * noise[0],
@@ -57,10 +57,10 @@ def _epoch_body(cfg, tx, params, opt_state, key, t, noise_reuse, group_size, dat
     tau = jax_ref.noise_epoch(t, noise_reuse)
     keys = jax_ref._member_keys(key, len(names), tau.astype(jnp.uint32), k.astype(jnp.uint32))
     noise = jax_ref._all_noise(keys, s, {n: tuple(params[n].shape) for n in names}, cfg, member_pair)
-    out = mlp_outputs(params, noise, data)
+    out = _mlp_outputs(params, noise, data)
     fit = -jnp.mean((out - data["y"]) ** 2, axis=(1, 2))
     f = shape(fit, group_size)
-    grads = {name: reduce(partial_update(f, nz, cfg["population"])) for name, nz in noise.items()}
+    grads = {name: reduce(_partial_update(f, nz, cfg["population"])) for name, nz in noise.items()}
     trainable = {name: params[name] for name in grads}
     updates, opt_state = tx.update(grads, opt_state, trainable)
     new = dict(params)
@@ -71,7 +71,7 @@ def _epoch_body(cfg, tx, params, opt_state, key, t, noise_reuse, group_size, dat
 @functools.cache
 def _single_fn(cfg_key):
     cfg = json.loads(cfg_key)
-    tx = jax_ref.make_optimizer(cfg["optimizer"])
+    tx = jax_ref._make_optimizer(cfg["optimizer"])
 
     @jax.jit
     def run(params, opt_state, es_key, t, noise_reuse, group_size, data):
@@ -103,7 +103,7 @@ class AxisComm:
         return full[self._rows]
 
 
-def mesh(shards):
+def _mesh(shards):
     """A 1-D mesh of ``shards`` devices, or a clear error when JAX has fewer."""
     devices = jax.devices()
     if len(devices) < shards:
@@ -118,7 +118,7 @@ def mesh(shards):
 def _sharded_fn(cfg_key, shards, steps_items):
     cfg = json.loads(cfg_key)
     steps = dict(steps_items)
-    tx = jax_ref.make_optimizer(cfg["optimizer"])
+    tx = jax_ref._make_optimizer(cfg["optimizer"])
 
     def per_shard(params, opt_state, key, t, noise_reuse, group_size, data, k, s, rows):
         comm = AxisComm(shards, rows[0])
@@ -128,7 +128,7 @@ def _sharded_fn(cfg_key, shards, steps_items):
                            lambda g: steps["reduce"](comm, g))
 
     rep, pop = P(), P(AXIS)
-    fn = jax.shard_map(per_shard, mesh=mesh(shards),
+    fn = jax.shard_map(per_shard, mesh=_mesh(shards),
                        in_specs=(rep, rep, pop, rep, rep, rep, rep, pop, pop, pop),
                        out_specs=(rep, rep, (pop, pop, pop, pop, rep)), check_vma=False)
     return jax.jit(fn)
@@ -177,5 +177,3 @@ def sharded_epochs(shards, params, es_key, data, configs, epochs, steps=None):
         out[name] = _run(cfg, params, es_key, data, int(epochs), call)
     return out
 
-
-COMPONENTS = {"eggroll.sharded_epochs": sharded_epochs}
