@@ -170,7 +170,7 @@ class _Collector:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
-            if "COMPONENTS" in names or any(n.startswith("__") for n in names):
+            if any(n.startswith("__") for n in names):
                 return
             top = names[0] if names else "<module>"
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -632,26 +632,13 @@ def reaches(start: tuple[str, str], goal: tuple[str, str]) -> bool:
 
 
 def _component_defs(framework: str) -> dict[str, tuple[str, str]]:
-    """{component: (module, top-level name)}: the specs' declared names in the framework's modules (and, for
-    an area not converted yet, the COMPONENTS dict literals of its modules)."""
+    """{component: (module, top-level name)}: the specs' declared names in the framework's modules, followed to
+    the module that defines them."""
     builtin = _builtin()
     out: dict[str, tuple[str, str]] = {}
     for comp, (m, name) in builtin.sources(framework).items():
         if os.path.isfile(os.path.join(ROOT, module_path(m))):
             out[comp] = _defining(m, name)
-    for m in builtin.modules(framework):
-        p = module_path(m)
-        if m in {mod for mod, _ in builtin.sources(framework).values()} or not os.path.isfile(os.path.join(ROOT, p)):
-            continue
-        for stmt in ast.parse(_read(p)).body:
-            if (isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "COMPONENTS" for t in stmt.targets)
-                    and isinstance(stmt.value, ast.Dict)):
-                for k, v in zip(stmt.value.keys, stmt.value.values):
-                    if isinstance(k, ast.Constant) and isinstance(v, ast.Name):
-                        out[k.value] = (m, v.id)
-                    elif isinstance(k, ast.Constant) and isinstance(v, ast.Attribute) and isinstance(v.value, ast.Name):
-                        alias = _module_refs(m)  # noqa: F841 - ensure cached
-                        out[k.value] = (m, f"{v.value.id}.{v.attr}")
     return out
 
 
@@ -669,31 +656,9 @@ def affected_components(site: Site) -> list[str]:
     """Components whose function can reach the mutated top-level definition (statically)."""
     goal = (site.module, site.top)
     out = []
-    for comp, (mod, name) in sorted(_component_defs(site.framework).items()):
-        if "." in name:  # COMPONENTS value `alias.attr`
-            alias, attr = name.split(".", 1)
-            tree_aliases = _aliases(mod)
-            start = (tree_aliases.get(alias, mod), attr)
-        else:
-            start = (mod, name)
+    for comp, start in sorted(_component_defs(site.framework).items()):
         if reaches(start, goal):
             out.append(comp)
-    return out
-
-
-def _aliases(modname: str) -> dict[str, str]:
-    tree = ast.parse(_read(module_path(modname)))
-    out = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.module.startswith("reference"):
-            for a in stmt.names:
-                full = f"{stmt.module}.{a.name}"
-                if os.path.isfile(os.path.join(ROOT, module_path(full))):
-                    out[a.asname or a.name] = full
-        elif isinstance(stmt, ast.Import):
-            for a in stmt.names:
-                if a.name.startswith("reference"):
-                    out[a.asname or a.name] = a.name
     return out
 
 

@@ -33,9 +33,7 @@ FRAMEWORKS = {"numpy": "np_ref", "jax": "jax_ref", "torch": "torch_ref"}
 OPTIONAL = ("jax", "jaxlib", "torch", "flax", "optax", "mctx", "chex", "ml_dtypes")
 ROOT = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = __name__.rpartition(".")[0]  # "reference"
-# LEGACY (transition of issue 14): an area without a spec.py (mcts, until converted) still exports
-# ``COMPONENTS`` dicts from its framework modules; ``components`` merges them. Remove with ``_legacy_modules``
-# once every area has a spec.
+
 
 
 class ContractError(Exception):
@@ -151,20 +149,14 @@ def implementation_module(spec: Spec, framework: str) -> types.ModuleType | None
     return _import(spec.module_name(framework))
 
 
-def _legacy_modules(framework: str) -> list[str]:
-    areas = sorted(d for d in os.listdir(ROOT) if os.path.isfile(os.path.join(ROOT, d, "__init__.py"))
-                   and not os.path.isfile(os.path.join(ROOT, d, "spec.py")))
-    return [f"{PACKAGE}.{a}.{FRAMEWORKS[framework]}" for a in areas]
-
-
 def modules(framework: str) -> list[str]:
     """The names of the framework's implementation modules whose files exist (nothing imported)."""
-    names = [s.module_name(framework) for s in specs()] + _legacy_modules(framework)
+    names = [s.module_name(framework) for s in specs()]
     return [m for m in names if os.path.isfile(os.path.join(os.path.dirname(ROOT), *m.split(".")) + ".py")]
 
 
 def sources(framework: str) -> dict[str, tuple[str, str]]:
-    """``{component: (implementation module, top-level name)}`` for the specs (legacy areas excluded)."""
+    """``{component: (implementation module, top-level name)}``, nothing imported but the specs."""
     return {s.component(n): (s.module_name(framework), n) for s in specs() for n in s.functions}
 
 
@@ -176,10 +168,6 @@ def components(framework: str) -> dict:
         mod = implementation_module(spec, framework)
         if mod is not None:
             comps.update({spec.component(n): f for n, f in check_module(spec, mod).items()})
-    for modname in _legacy_modules(framework):
-        mod = _import(modname)
-        if mod is not None:
-            comps.update(getattr(mod, "COMPONENTS", {}))
     return comps
 
 
@@ -233,6 +221,4 @@ def components_of(module: types.ModuleType) -> dict:
     for spec in specs():
         if spec.package == pkg:
             return {spec.component(n): f for n, f in check_module(spec, module).items()}
-    if any(module.__name__ in _legacy_modules(fw) for fw in FRAMEWORKS):
-        return dict(module.COMPONENTS)  # LEGACY, see _legacy_modules
     raise ContractError(f"{module.__name__}: no spec.py in {pkg} declares its components")
