@@ -133,7 +133,7 @@ CHECKS = [
         description="identical initial weights (one NumPy init, converted) and batches: loss before each step "
                     "and canonical parameters after it for 1, 10 and 40 steps (clip 1, coupled decay 1e-4, "
                     "Adam, warmup of 15%, lr 1e-3, policy weight 0.5). The float64 oracle backpropagates by "
-                    "hand (nets.np_ref.vjp). Failing leaves are listed in step order: the first one names the "
+                    "hand (nets.np_ref._vjp). Failing leaves are listed in step order: the first one names the "
                     "first diverging step and parameter",
         controls=(
             control("policy_weight_dropped", "the loop trains with policy weight 1 instead of 0.5",
