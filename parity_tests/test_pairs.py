@@ -4,9 +4,9 @@ and no harness module spelling them out."""
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
-import pickle
 
 from harness.pairs import GOLDEN, INVARIANT, Golden, Invariant, pair_label, replayable, side
 
@@ -17,7 +17,10 @@ def test_spelling_labels_and_replay():
     assert json.dumps(["torch", INVARIANT, GOLDEN]) == '["torch", "invariant", "golden"]'
     assert INVARIANT == "invariant" and INVARIANT.name == "invariant" and isinstance(INVARIANT, Invariant)
     assert side("golden") is GOLDEN and isinstance(side("golden"), Golden) and side("numpy") is None
-    assert pickle.loads(pickle.dumps(("jax", INVARIANT)))[1] is not None
+    # --jobs workers send their rows through multiprocessing queues: the reduce protocol (exercised here by deepcopy,
+    # without unpickling anything) must rebuild the side as its class
+    copied = copy.deepcopy(("jax", INVARIANT, GOLDEN))
+    assert copied[1] == INVARIANT and isinstance(copied[1], Invariant) and isinstance(copied[2], Golden)
     assert pair_label(("jax", "numpy")) == "jax vs numpy"
     assert pair_label(["torch", "invariant"]) == pair_label(("torch", INVARIANT)) == "torch (invariant)"
     assert pair_label(("p", GOLDEN)) == "p vs golden"
