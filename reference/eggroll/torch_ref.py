@@ -185,22 +185,7 @@ def epoch(params, opt_state, es_key, epoch, data, config):
     names = sorted(params)
     with torch.no_grad():
         params = {k: _t(params[k]) for k in names}
-        tau = noise_epoch(epoch, cfg["noise_reuse"])
-        k, s = pair_index_sign(cfg["population"])
-        # antithetic partners share a key: draw once per distinct pair index (ONE normal call per parameter
-        # for all pairs) and give every member its pair's draw -- the same numbers as drawing per member, at
-        # half the Threefry / erf_inv work
-        pairs, member_pair = torch.unique(k, return_inverse=True)
-        keys = member_keys(es_key, len(names), tau, pairs)  # (P, N/2, 2)
-        noise = {}
-        for j, name in enumerate(names):
-            role = trainable_role(cfg, name)
-            shape = tuple(int(d) for d in params[name].shape)
-            if role == "lowrank":
-                z = _rng.torch_normal(keys[j], (shape[0] + shape[1], cfg["rank"]))[member_pair]
-                noise[name] = _lowrank_from_z(z, s, shape[1], cfg["rank"], cfg["sigma"])
-            elif role == "fullrank":
-                noise[name] = (_fullrank_from_eps(_rng.torch_normal(keys[j], shape)[member_pair], s, cfg["sigma"]),)
+        *_, noise = _member_noise(params, names, es_key, epoch, cfg)
         fit = _mlp_fitness(params, noise, data)
         f = shape_fitness(fit, cfg["group_size"])
         grads = {name: lowrank_update(f, *nz) if len(nz) == 2 else fullrank_update(f, nz[0])
@@ -212,6 +197,28 @@ def epoch(params, opt_state, es_key, epoch, data, config):
     out = dict(params)
     out.update(new)
     return out, opt_state, fit
+
+
+def _member_noise(params, names, es_key, epoch, cfg):
+    """(keys (P, N/2, 2), member -> pair index (N,), signs (N,), noise {name: factors}) of one epoch.
+
+    Antithetic partners share a key: draw once per distinct pair index (ONE normal call per parameter for all
+    pairs) and give every member its pair's draw -- the same numbers as drawing per member, at half the
+    Threefry / erf_inv work."""
+    tau = noise_epoch(epoch, cfg["noise_reuse"])
+    k, s = pair_index_sign(cfg["population"])
+    pairs, member_pair = torch.unique(k, return_inverse=True)
+    keys = member_keys(es_key, len(names), tau, pairs)
+    noise = {}
+    for j, name in enumerate(names):
+        role = trainable_role(cfg, name)
+        shape = tuple(int(d) for d in params[name].shape)
+        if role == "lowrank":
+            z = _rng.torch_normal(keys[j], (shape[0] + shape[1], cfg["rank"]))[member_pair]
+            noise[name] = _lowrank_from_z(z, s, shape[1], cfg["rank"], cfg["sigma"])
+        elif role == "fullrank":
+            noise[name] = (_fullrank_from_eps(_rng.torch_normal(keys[j], shape)[member_pair], s, cfg["sigma"]),)
+    return keys, member_pair, s, noise
 
 
 def _key_bits(keys):
@@ -227,20 +234,8 @@ def step(params, apply_fn, fitness_fn, es_key, epoch, config, opt_state=None):
     names = sorted(params)
     with torch.no_grad():
         params = {k: _t(params[k]) for k in names}
-        tau = noise_epoch(epoch, cfg["noise_reuse"])
-        k, s = pair_index_sign(cfg["population"])
-        pairs, member_pair = torch.unique(k, return_inverse=True)
-        keys = member_keys(es_key, len(names), tau, pairs)  # (P, N/2, 2): partners share a key
-        tap("eggroll.keys.member", _key_bits(keys[:, member_pair]))
-        noise = {}
-        for j, name in enumerate(names):
-            role = trainable_role(cfg, name)
-            shape = tuple(int(d) for d in params[name].shape)
-            if role == "lowrank":
-                z = _rng.torch_normal(keys[j], (shape[0] + shape[1], cfg["rank"]))[member_pair]
-                noise[name] = _lowrank_from_z(z, s, shape[1], cfg["rank"], cfg["sigma"])
-            elif role == "fullrank":
-                noise[name] = (_fullrank_from_eps(_rng.torch_normal(keys[j], shape)[member_pair], s, cfg["sigma"]),)
+        keys, member_pair, s, noise = _member_noise(params, names, es_key, epoch, cfg)
+        tap("eggroll.keys.member", _key_bits(keys[:, member_pair]))  # the draws above tap nothing: same order
         _tap_noise(noise)
         tap("eggroll.sigma.signed", torch.tensor(float(cfg["sigma"]), dtype=F32) * s)
         fit = tap("eggroll.fitness.raw", torch.stack([
