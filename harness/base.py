@@ -241,6 +241,9 @@ class LeafResult:
     allowed_ulp: int | None = None
     p_value: float | None = None
     tol_ratio: float | None = None  # worst |a - e| / (atol + rtol |e|) (or ulp / max_ulp): <= 1 passes
+    # the tolerance as a fraction of the term compared: (atol + rtol s) / s with s = max |expected| (ulp modes:
+    # max_ulp * 2^(1 - precision)); None where there is no tolerance (exact) or the term is 0
+    slack: float | None = None
     summary: dict | None = None  # failing leaves: histograms and a coarse location map (harness/leafstats.py)
 
     def to_json(self, summary: bool = True) -> dict:
@@ -248,7 +251,7 @@ class LeafResult:
         if not summary:
             d["summary"] = None
         d["worst_index"] = list(self.worst_index) if self.worst_index is not None else None
-        for k in ("max_abs", "max_rel", "allowed_abs", "allowed_rel", "p_value", "tol_ratio"):
+        for k in ("max_abs", "max_rel", "allowed_abs", "allowed_rel", "p_value", "tol_ratio", "slack"):
             d[k] = _finite_or_none(d[k])
         return d
 
@@ -339,6 +342,8 @@ class Check:
     attribute   for a whole-output check (not ``by_component``): failing leaf paths -> the components they name
                 (``[]``: not attributable), so that a divergence names only its own component
                 (``checks._common.Owners`` writes one from path patterns in data-flow order).
+    slack_reason  why a tolerance wider than 1% of the term it compares (``tolerance.SLACK_LIMIT``; the row's
+                ``slack``) is acceptable here; without it such a passing row fails the catalogue's tests.
     """
 
     name: str
@@ -364,6 +369,7 @@ class Check:
     rng: str = ""
     domains: tuple[str, ...] = ()
     attribute: Callable[[list[str]], list[str]] | None = None
+    slack_reason: str = ""
 
     def __post_init__(self):
         parts = self.name.split(".")
@@ -433,6 +439,12 @@ def _failing_json(leaves, summaries: bool) -> list[dict]:
     return [l.to_json(summary=i in keep) for i, l in enumerate(bad)]
 
 
+def _slack_leaf(leaves) -> str | None:
+    """The path of the leaf whose tolerance is widest relative to its term (the row's ``slack``)."""
+    valued = [l for l in leaves if l.slack is not None]
+    return max(valued, key=lambda l: l.slack).path if valued else None
+
+
 def _trajectory(leaves) -> dict | None:
     from .leafstats import trajectories
 
@@ -454,6 +466,8 @@ class Result:
     max_rel: float | None = None
     max_ulp: int | None = None
     tol_ratio: float | None = None
+    slack: float | None = None  # the widest tolerance of its leaves relative to the term compared (LeafResult)
+    slack_reason: str = ""  # the check's reason, where slack exceeds tolerance.SLACK_LIMIT
     blame: str | None = None
     message: str = ""
     control: str | None = None
@@ -474,6 +488,9 @@ class Result:
             "max_rel": _finite_or_none(self.max_rel),
             "max_ulp": self.max_ulp,
             "tol_ratio": _finite_or_none(self.tol_ratio),
+            "slack": _finite_or_none(self.slack),
+            "slack_leaf": _slack_leaf(self.leaves),
+            "slack_reason": self.slack_reason,
             "tolerance": self.tolerance,
             "mode": self.mode,
             "blame": self.blame,

@@ -47,6 +47,7 @@ class Comparison:
     max_rel = property(lambda self: self._max("max_rel"))
     max_ulp = property(lambda self: self._max("max_ulp"))
     tol_ratio = property(lambda self: self._max("tol_ratio"))
+    slack = property(lambda self: self._max("slack"))
 
     def summary(self, limit: int = 20) -> str:
         bad = self.failing

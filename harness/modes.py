@@ -142,8 +142,8 @@ class Mode:
         pat.message = f"{pat.message}; {values}"
         pat.mismatches += res.mismatches
         pat.max_abs, pat.max_rel, pat.max_ulp = res.max_abs, res.max_rel, res.max_ulp
-        pat.allowed_abs, pat.allowed_rel, pat.allowed_ulp, pat.tol_ratio = (
-            res.allowed_abs, res.allowed_rel, res.allowed_ulp, res.tol_ratio)
+        pat.allowed_abs, pat.allowed_rel, pat.allowed_ulp, pat.tol_ratio, pat.slack = (
+            res.allowed_abs, res.allowed_rel, res.allowed_ulp, res.tol_ratio, res.slack)
         return pat
 
     def compare_floats(self, a, e, da: str, de: str, path: str, n: int, want: str | None = None) -> LeafResult:
@@ -225,6 +225,8 @@ class Tolerance(Mode):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(d.diff == 0, 0.0, d.diff / allowed)
         res.tol_ratio = float(ratio.max()) if n else 0.0
+        scale = float(np.abs(d.e64).max()) if n else 0.0
+        res.slack = (atol + rtol * scale) / scale if scale > 0 else None
         bad = d.diff > allowed
         m = int(np.count_nonzero(bad))
         if m:
@@ -270,6 +272,7 @@ class Ulp(Mode):
         res.allowed_ulp = self.max_ulp
         worst_ulp = res.max_ulp
         res.tol_ratio = worst_ulp / self.max_ulp if self.max_ulp else (0.0 if worst_ulp == 0 else float("inf"))
+        res.slack = self.max_ulp * 2.0 ** (1 - tol.PRECISION.get(d.coarse, 53)) if n else None
         bad = d.ulps > self.max_ulp
         m = int(np.count_nonzero(bad))
         if m:

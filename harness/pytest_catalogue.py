@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from harness.base import PREFIX, Status
 from harness.pairs import INVARIANT
 from harness.runner import ORACLE
+from harness.tolerance import SLACK_LIMIT
 
 _RESULTS: dict = {}
 
@@ -37,6 +38,20 @@ def test_parity(parity_check, parity_pair, parity_runner, parity_seed, reproduce
     if not r.status.ok:
         blame = f"\nBlame: {r.blame}" if r.blame else ""
         pytest.fail(f"{r.message}{blame}\nReproduce: {reproduce}\n       or: {r.reproduce}", pytrace=False)
+    if r.status == Status.PASS and r.slack is not None and r.slack > SLACK_LIMIT and not parity_check.slack_reason:
+        leaf = max((l for l in r.leaves if l.slack is not None), key=lambda l: l.slack)
+        pytest.fail(f"{PREFIX} {parity_check.name} {parity_pair}: its tolerance is {r.slack:.1%} of the term compared "
+                    f"at leaf {leaf.path or '<root>'} (max |expected| there {_scale(leaf):.3g}), above "
+                    f"{SLACK_LIMIT:.0%}: a divergence that small passes. Change the check's inputs to a regime "
+                    "where the term is many tolerances wide, or declare Check(slack_reason=...) saying why "
+                    f"not.\nReproduce: {reproduce}", pytrace=False)
+
+
+def _scale(leaf) -> float:
+    """max |expected| of a tolerance leaf, back from its slack (atol + rtol s) / s."""
+    if leaf.allowed_abs is None or leaf.allowed_rel is None or leaf.slack <= leaf.allowed_rel:
+        return float("nan")
+    return leaf.allowed_abs / (leaf.slack - leaf.allowed_rel)
 
 
 def test_control(parity_check, parity_control, parity_runner, parity_seed, reproduce):

@@ -272,6 +272,7 @@ def to_markdown(results: list[Result], *, command: str = "", notes=(), declarati
 
     lines += _declarations_md(list(declarations))
     lines += _declared_rows(results)
+    lines += _slack_rows(parity)
     bad = [r for r in results if not r.status.ok]
     if bad:
         lines += ["", "## Failures", ""]
@@ -296,6 +297,27 @@ def _declared_rows(results: list[Result]) -> list[str]:
     for r in rows:
         why = r.message.strip().splitlines()[0] if r.message.strip() else ""
         out.append(f"| `{r.check}` | {pair_label(r.pair)} | {r.status.value} | {why.replace('|', '/')} |")
+    return out
+
+
+def _slack_rows(parity: list[Result]) -> list[str]:
+    """Passing rows whose tolerance exceeds 1% of the term compared: what such a check cannot see, and why."""
+    from .tolerance import SLACK_LIMIT
+
+    worst: OrderedDict = OrderedDict()
+    for r in parity:
+        if r.status == Status.PASS and r.slack is not None and r.slack > SLACK_LIMIT:
+            if r.check not in worst or r.slack > worst[r.check].slack:
+                worst[r.check] = r
+    if not worst:
+        return []
+    out = ["", f"## Tolerance slack ({len(worst)} check(s) allow more than {SLACK_LIMIT:.0%} of the term compared)", "",
+           "A divergence smaller than the slack passes. The worst passing row of each check:", "",
+           "| check | pair | leaf | slack | why |", "|---|---|---|---|---|"]
+    for r in worst.values():
+        leaf = max((l for l in r.leaves if l.slack is not None), key=lambda l: l.slack).path
+        why = r.slack_reason.replace("|", "/") or "**no reason given**"
+        out.append(f"| `{r.check}` | {pair_label(r.pair)} | `{leaf or '<root>'}` | {r.slack:.1%} | {why} |")
     return out
 
 

@@ -397,6 +397,9 @@ class Runner:
         res.leaves = comp.leaves
         res.max_abs, res.max_rel, res.max_ulp = comp.max_abs, comp.max_rel, comp.max_ulp
         res.tol_ratio = comp.tol_ratio
+        res.slack = comp.slack
+        if res.slack is not None and res.slack > tol.SLACK_LIMIT:
+            res.slack_reason = check.slack_reason
         if comp.ok:
             res.status = Status.PASS
             if port is not None and check.name in port.known_differences:

@@ -19,6 +19,10 @@ DEFAULTS: dict[str, tuple[float, float]] = {
     "complex128": (1e-7, 1e-7),
 }
 
+# A tolerance wider than this fraction of the term it compares (``LeafResult.slack``) hides divergences of
+# that size: a check whose passing rows exceed it says why (``Check.slack_reason``), or its inputs change.
+SLACK_LIMIT = 0.01
+
 # significand bits (precision): the less precise dtype of a pair decides the tolerance
 PRECISION = {"bfloat16": 8, "float16": 11, "float32": 24, "complex64": 24, "float64": 53, "complex128": 53}
 
