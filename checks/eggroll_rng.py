@@ -87,8 +87,12 @@ def _run_keys(c, case):
     k, base, epoch, member = _member_keys(c, case)
     return {
         "rng.key": kd(k),
-        "rng.split": {"base": kd(base), "of_members": kd(c["rng.split"](member, 2))},
-        "rng.fold_in": {"epoch": kd(epoch), "member": kd(member), "taus": kd(c["rng.fold_in"](k, case["taus"]))},
+        # the contract takes raw words too: one key of shape (2,) and a batch of shape (P, K, 2)
+        "rng.split": {"base": kd(base), "of_members": kd(c["rng.split"](member, 2)),
+                      "of_raw_words": kd(c["rng.split"](kd(member), 2)),
+                      "default_num": kd(c["rng.split"](k)), "none": kd(c["rng.split"](base, 0))},  # num = 2; (P, 0)
+        "rng.fold_in": {"epoch": kd(epoch), "member": kd(member), "taus": kd(c["rng.fold_in"](k, case["taus"])),
+                        "raw_words": kd(c["rng.fold_in"](kd(k), case["taus"]))},
     }
 
 

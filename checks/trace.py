@@ -221,6 +221,9 @@ EGGROLL_TAP_MODES = {
 
 TRAIN_TRACE_MODE = Tolerance(rtol=1.3e-6, atol=2e-5, reason="the tolerance of train.trajectory (same loop, same "
                                                               "Adam amplification of a cancelling gradient)")
+TRAIN_TRACE_SLACK = ("the l2 tap (1e-5 x the sum of norms, ~4e-4) is 5% of the atol 2e-5: the trace localises; the "
+                     "term itself is compared at coeff 1 to rtol 1.3e-6 (losses.l2) and the parameters it decays at "
+                     "every step here")
 
 CHECKS = [
     Check(
@@ -231,6 +234,7 @@ CHECKS = [
         mode=TRAIN_TRACE_MODE,
         compare=_trace_compare(TRAIN_TRACE_MODE),
         fixture=False,
+        slack_reason=TRAIN_TRACE_SLACK,
         description=f"the training loop's taps over {TRACE_TRAIN_STEPS} steps (loss terms, learning rate, gradient "
                     "norm before / after clipping, parameters): the first divergent tap names the step and the "
                     "quantity",
@@ -273,6 +277,7 @@ CHECKS = [
         mode=TRAIN_TRACE_MODE,
         compare=_trace_compare(TRAIN_TRACE_MODE),
         fixture=False,
+        slack_reason=TRAIN_TRACE_SLACK,
         description="the training loop on the seed's examples (make_examples, two games) in an injected, "
                     "shuffled data order (6 steps x 8): the loop's taps agree step by step",
         controls=(
