@@ -122,7 +122,9 @@ def _init_case(seed):
 
 
 def _run_init(c, case):
-    return {f"n{n}_hidden{h}": c["nets.init_params"](case["seed"], n, h) for n, h in INIT_SHAPES}
+    out = {f"n{n}_hidden{h}": c["nets.init_params"](case["seed"], n, h) for n, h in INIT_SHAPES}
+    out["n4_default_hidden"] = c["nets.init_params"](case["seed"], 4)  # the spec's default width, 32
+    return out
 
 
 def _zero_biases(orig):

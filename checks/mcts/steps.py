@@ -9,7 +9,7 @@ import numpy as np
 
 from checks.mcts import common
 from checks.mcts.common import AZ, CL, PROFILE_NAMES, PROFILES, check, control, drift, positions, root_noise
-from harness.base import Exact, Tolerance
+from harness.base import Exact, Knob, Tolerance
 from reference.mcts.game import np_ref as game_np
 from reference.mcts.search import np_ref as search_np
 from reference.mcts.search.np_ref import table_evaluator as table_evaluator_np
@@ -207,6 +207,14 @@ def _move_run(c, case):
     return c["mcts.select_move"](case["visits"], case["valid"], AZ)
 
 
+TIE_BREAK = Knob("tie_break", None, varies=True)  # a port breaking ties one way only declares it fixed
+
+
+def _move_run_last(c, case):
+    """The same rows with tie_break='last' (a config value every reference implements; the profiles use 'first')."""
+    return c["mcts.select_move"](case["visits"], case["valid"], AZ.replace(tie_break="last"))
+
+
 def _random_tie_select(orig):
     def f(visits, valid, config):
         rng = np.random.default_rng(0)
@@ -287,6 +295,16 @@ CHECKS = [
           description="move played = argmax of root visits over valid actions, first index on ties",
           controls=(
               control("random_tie_break", "ties broken at random", {"mcts.select_move": _random_tie_select}),
+              control("unmasked_argmax", "argmax over all actions, invalid included",
+                      {"mcts.select_move": _unmasked_select}),
+          )),
+    check("mcts.move_choice.tie_last", ("mcts.select_move",), _move_inputs_masked, _move_run_last, Exact(),
+          knobs=(TIE_BREAK,),
+          description="mcts.move_choice's rows with tie_break='last': the last index among tied maxima. A port that "
+                      "breaks ties one way only declares fixed={'tie_break': 'first'} and gets not_applicable",
+          controls=(
+              control("tie_last_ignored", "tie_break='last' chosen as 'first'", drift("mcts.select_move",
+                                                                                    tie_break="first")),
               control("unmasked_argmax", "argmax over all actions, invalid included",
                       {"mcts.select_move": _unmasked_select}),
           )),
