@@ -89,6 +89,39 @@ def interleave(ss):
     return out
 
 
+def _again(args, frameworks, kinds) -> int:
+    """--rerun / --rescore: a previous report, its survivors re-run on the current tree (or none)."""
+    from harness import mutate
+
+    path = args.rerun or args.rescore
+    data, outcomes = mutate.read_report(path)
+    mutate.apply_equivalents(outcomes, mutate.load_equivalents())
+    before = {"command": data["command"], "areas": mutate.area_scores(outcomes)}
+    todo = [o for o in outcomes if o.status in ("survived", "no_check", "timeout")] if args.rerun else []
+    current = {s.id: s for s in scopes_sites(ALL, frameworks, kinds)} if todo else {}
+    for o in todo:
+        if o.site.id not in current:
+            o.note = (o.note + "; " if o.note else "") + "not re-run: no such mutant in the current tree"
+    sites = [current[o.site.id] for o in todo if o.site.id in current]
+    t0 = time.perf_counter()
+
+    def progress(o):
+        print(f"{o.status:>10}  {o.site.id}  {', '.join(o.killed_by)}  [{o.seconds:.1f} s]", flush=True)
+
+    new, left = mutate.run_sites(sites, jobs=args.jobs, timeout=args.timeout, budget=args.budget,
+                                 first_kill=args.first_kill, progress=progress) if sites else ([], [])
+    by_id = {o.site.id: o for o in new}
+    merged = [by_id.get(o.site.id, o) for o in outcomes]
+    mutate.apply_equivalents(merged, mutate.load_equivalents())
+    secs = time.perf_counter() - t0
+    what = f"re-run of {len(sites)} survivor(s)" if args.rerun else "equivalents re-applied"
+    js, md = mutate.write_report(args.out, merged, list(data.get("not_run", [])) + [s.id for s in left],
+                                 command=f"{data['command']}; {what}", seconds=data["seconds"] + secs,
+                                 jobs=data.get("jobs", args.jobs), before=before if args.rerun else None)
+    print(f"{what} in {secs:.0f} s; wrote {js} and {md}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=("cheap", "all"), default="cheap")
@@ -102,12 +135,19 @@ def main(argv=None) -> int:
     p.add_argument("--sample", type=int, default=0, help="at most this many mutants per (area, framework), evenly "
                    "spread over the list (0: all)")
     p.add_argument("--list", action="store_true", help="count the mutants per area and stop")
+    p.add_argument("--rerun", metavar="MUTATION_JSON", help="re-run the survivors (survived / no check / timeout, "
+                   "after the reviewed equivalents) of a previous report on the current tree; the report written "
+                   "keeps every other outcome and records the scores before")
+    p.add_argument("--rescore", metavar="MUTATION_JSON", help="re-apply checks/mutation_equivalent.json to a "
+                   "previous report and write it again (runs nothing)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "mutation"))
     args = p.parse_args(argv)
     from harness import mutate
 
     frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    if args.rerun or args.rescore:
+        return _again(args, frameworks, kinds)
     ss = scopes_sites(CHEAP if args.preset == "cheap" else ALL, frameworks, kinds)
     if args.areas:
         ss = [s for s in ss if s.area in args.areas.split(",")]

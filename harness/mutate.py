@@ -1012,13 +1012,27 @@ def stale_equivalents(equivalents: dict[str, str], selected: list[Site]) -> list
 def apply_equivalents(outcomes: list[Outcome], equivalents: dict[str, str]) -> None:
     for o in outcomes:
         reason = equivalents.get(o.site.id)
-        if reason is None:
+        if reason is None or o.status == "equivalent":
             continue
         if o.status in ("survived", "no_check"):
             o.status = "equivalent"
             o.note = reason
         else:
             o.note = (o.note + "; " if o.note else "") + f"STALE equivalent entry (mutant was {o.status}): {reason}"
+
+
+def read_report(path: str) -> tuple[dict, list[Outcome]]:
+    """A mutation.json back as (its data, its outcomes): to re-run its survivors or re-apply the equivalents."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        fields = {f.name for f in dataclasses.fields(Site)}
+        kept = {f.name for f in dataclasses.fields(Outcome)} - {"site"}
+        outcomes = [Outcome(Site(**{k: m[k] for k in fields}), **{k: m[k] for k in kept if k in m})
+                    for m in data["mutants"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ParityError(f"mutate: {path} is not a mutation report written by this tool: {e}") from e
+    return data, outcomes
 
 
 def area_scores(outcomes: list[Outcome]) -> dict[str, dict]:
@@ -1050,7 +1064,7 @@ def _cause(o: Outcome) -> str:
 
 
 def write_report(outdir: str, outcomes: list[Outcome], left: list[Site], *, command: str, seconds: float,
-                 jobs: int) -> tuple[str, str]:
+                 jobs: int, before: dict | None = None) -> tuple[str, str]:
     from pathlib import Path
 
     from .fixtures import atomic_write_bytes
@@ -1068,7 +1082,8 @@ def write_report(outdir: str, outcomes: list[Outcome], left: list[Site], *, comm
         "jobs": jobs,
         "mutants_per_minute": round(per_min, 2) if per_min else None,
         "areas": scores,
-        "not_run": [s.id for s in left],
+        **({"before": before} if before is not None else {}),
+        "not_run": [s.id if isinstance(s, Site) else s for s in left],
         "mutants": [o.to_json() for o in outcomes],
     }
     js = os.path.join(outdir, "mutation.json")
@@ -1088,6 +1103,14 @@ def markdown(data: dict, outcomes: list[Outcome]) -> str:
         pr = f"{a['precision']:.1%}" if a["precision"] is not None else "-"
         lines.append(f"| {area} | {a['mutants']} | {a['killed']} | {a['survived']} | {a['no_check']} | "
                      f"{a['equivalent']} | {a['timeout']} | {a['invalid']} | {sc} | {pr} |")
+    if data.get("before"):
+        lines += ["", f"Before the survivors were re-run ({data['before'].get('command', '')}):", "",
+                  "| area | killed | survived | no check | equivalent | score | named precisely |",
+                  "|---|---|---|---|---|---|---|"]
+        for area, a in sorted(data["before"]["areas"].items()):
+            sc = f"{a['score']:.1%}" if a["score"] is not None else "-"
+            pr = f"{a['precision']:.1%}" if a["precision"] is not None else "-"
+            lines.append(f"| {area} | {a['killed']} | {a['survived']} | {a['no_check']} | {a['equivalent']} | {sc} | {pr} |")
     surv = [o for o in outcomes if o.status in ("survived", "no_check", "timeout", "invalid")]
     lines += ["", "## Survivors by cause", ""]
     groups: dict[str, list[Outcome]] = {}

@@ -96,3 +96,23 @@ def test_stale_equivalent_entries_are_named():
     eq = {"reference/losses/torch_ref.py::policy::compare::gone -> away": "was equivalent"}
     assert mutate.stale_equivalents(eq, ss) == list(eq)
     assert mutate.stale_equivalents({ss[0].id: "x"}, ss) == []
+
+
+def test_a_report_reads_back_and_equivalents_apply_once(tmp_path):
+    site = _sites({"compare"})[0]
+    outcomes = [mutate.Outcome(site, "survived", components=["losses.policy"], checks=["losses.policy"])]
+    js, _ = mutate.write_report(str(tmp_path), outcomes, [], command="first", seconds=2.0, jobs=1)
+    data, back = mutate.read_report(js)
+    assert back[0].site == site and back[0].status == "survived" and back[0].checks == ["losses.policy"]
+    eq = {site.id: "a target of exactly 1e-7 adds < 2e-6"}
+    mutate.apply_equivalents(back, eq)
+    mutate.apply_equivalents(back, eq)  # a report read back and rescored: no STALE note on its own entry
+    assert back[0].status == "equivalent" and "STALE" not in back[0].note
+    before = {"command": "first", "areas": mutate.area_scores(outcomes)}
+    _, md = mutate.write_report(str(tmp_path / "again"), back, ["x::y"], command="again", seconds=3.0, jobs=1,
+                                before=before)
+    text = open(md).read()
+    assert "Before the survivors were re-run (first)" in text and "| losses | 0 | 1 |" in text
+    (tmp_path / "bad.json").write_text('{"mutants": [{"id": 1}]}')
+    with pytest.raises(Exception, match="not a mutation report"):
+        mutate.read_report(str(tmp_path / "bad.json"))
