@@ -117,7 +117,8 @@ def _layout_inputs(seed):
     rng = np.random.default_rng(seed)
     n = 6
     return {"keys": rand_keys(rng, n), "signs": signs(n), "shape": (5, 3), "rank": LAYOUT_RANK,
-            "sigma": float(rng.uniform(0.02, 0.5)), "bias_shape": (5,), "full_shape": (2, 3)}
+            "sigma": float(rng.uniform(0.02, 0.5)), "bias_shape": (5,), "full_shape": (2, 3),
+            "wide_shape": (3, 11)}  # 33 normals per member: more than one 32-long draw
 
 
 def _run_layout(c, case):
@@ -130,6 +131,7 @@ def _run_layout(c, case):
     if "eggroll.fullrank_noise" in c:
         out["E_bias"] = c["eggroll.fullrank_noise"](case["keys"], case["signs"], case["bias_shape"], case["sigma"])
         out["E_matrix"] = c["eggroll.fullrank_noise"](case["keys"], case["signs"], case["full_shape"], case["sigma"])
+        out["E_wide"] = c["eggroll.fullrank_noise"](case["keys"], case["signs"], case["wide_shape"], case["sigma"])
     return out
 
 
@@ -152,7 +154,7 @@ def _layout_structure(c, case):
                           "B_differs_across_pairs": np.bool_(not np.array_equal(b[0], b[2])),
                           "same_key_same_noise": np.bool_(np.array_equal(a, a2) and np.array_equal(b, b2))}
     if "eggroll.fullrank_noise" in c:
-        for name, shape in (("bias", case["bias_shape"]), ("matrix", case["full_shape"])):
+        for name, shape in (("bias", case["bias_shape"]), ("matrix", case["full_shape"]), ("wide", case["wide_shape"])):
             e = f(c["eggroll.fullrank_noise"](paired, case["signs"], shape, case["sigma"]))
             out[f"E_{name}"] = {"shape": np.asarray(e.shape), "antithetic": np.bool_(np.array_equal(e[0::2], -e[1::2])),
                                 "differs_across_pairs": np.bool_(not np.array_equal(e[0], e[2]))}

@@ -32,8 +32,10 @@ def _puct_inputs(seed):
         n = np.where(valid, rng.integers(0, 12, (8, e)), 0)
         n[0] = 0  # a fresh node: only U matters
         w = np.where(n > 0, rng.integers(-2 * 128, 2 * 128 + 1, (8, e)) * n / 128.0, 0.0) / 2.0
+        node_n = 1 + n.sum(-1)
+        node_n[0] = 0  # N(s) = 0, the node itself unvisited: sqrt(max(1, N(s))) = 1, not sqrt(0)
         case[name] = {"w": w.astype(np.float32), "n": n.astype(np.int32), "priors": priors, "valid": valid,
-                      "node_n": (1 + n.sum(-1)).astype(np.int32)}
+                      "node_n": node_n.astype(np.int32)}
     return case
 
 
