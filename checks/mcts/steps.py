@@ -67,6 +67,17 @@ def _backup_run(c, case):
             for name, cfg in c.sections(PROFILES).items()}
 
 
+BACKUP_SIGN = Knob("backup_sign", None, varies=True)  # a port backing up one convention only declares it fixed
+
+
+def _backup_run_same(c, case):
+    """The same paths with backup_sign='same' (every edge receives +v: a config value every reference
+    implements; both profiles alternate)."""
+    return {name: c["mcts.backup"](case[name]["v"], case[name]["depth"], case[name]["terminal"],
+                                   cfg.replace(backup_sign="same"))
+            for name, cfg in c.sections(PROFILES).items()}
+
+
 # --------------------------------------------------------------------------------------------------
 # mcts.noise_mix: valid-only vs all, alpha by number of legal moves, clipping, w = 0.25 (1 - p)
 # --------------------------------------------------------------------------------------------------
@@ -258,6 +269,16 @@ CHECKS = [
               control("terminal_weight_1", "terminal weight 1 instead of 2", drift("mcts.backup", terminal_weight=1.0)),
               control("no_terminal_detection", "terminal leaves not detected (weight 1)",
                       drift("mcts.backup", terminal_detection=False)),
+          )),
+    check("mcts.backup.same_sign", ("mcts.backup",), _backup_inputs, _backup_run_same, Tolerance(),
+          profiles=PROFILE_NAMES, knobs=(common.TERMINAL_WEIGHT, BACKUP_SIGN),
+          description="mcts.backup's paths with backup_sign='same': every edge receives +v (times the terminal "
+                      "weight). A port that backs up one convention only declares fixed={'backup_sign': "
+                      "'alternating'} and gets not_applicable",
+          controls=(
+              control("same_sign_ignored", "backup_sign='same' backed up alternating",
+                      drift("mcts.backup", backup_sign="alternating")),
+              control("terminal_weight_1", "terminal weight 1 instead of 2", drift("mcts.backup", terminal_weight=1.0)),
           )),
     check("mcts.noise_mix", ("mcts.mix_noise", "mcts.noise_alpha"), _noise_inputs, _noise_run, Tolerance(),
           by_component=True, optional=("mcts.mix_noise", "mcts.noise_alpha"), profiles=PROFILE_NAMES,
