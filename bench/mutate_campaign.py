@@ -138,6 +138,8 @@ def main(argv=None) -> int:
     p.add_argument("--rerun", metavar="MUTATION_JSON", help="re-run the survivors (survived / no check / timeout, "
                    "after the reviewed equivalents) of a previous report on the current tree; the report written "
                    "keeps every other outcome and records the scores before")
+    p.add_argument("--resume", action="store_true", help="keep the outcomes a stopped run of the same --out "
+                   "journaled (mutation.partial.jsonl) and run only the rest")
     p.add_argument("--rescore", metavar="MUTATION_JSON", help="re-apply checks/mutation_equivalent.json to a "
                    "previous report and write it again (runs nothing)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "mutation"))
@@ -167,16 +169,29 @@ def main(argv=None) -> int:
     def progress(o):
         print(f"{o.status:>10}  {o.site.id}  {', '.join(o.killed_by)}  [{o.seconds:.1f} s]", flush=True)
 
-    outcomes, left = mutate.run_sites(ss, jobs=args.jobs, timeout=args.timeout, budget=args.budget,
-                                      first_kill=args.first_kill, progress=progress)
+    os.makedirs(args.out, exist_ok=True)
+    journal = os.path.join(args.out, "mutation.partial.jsonl")
+    wanted = {s.id for s in ss}
+    kept = [o for o in mutate.read_journal(journal) if o.site.id in wanted] if args.resume else []
+    if not args.resume and os.path.exists(journal):
+        os.remove(journal)
+    done = {o.site.id for o in kept}
+    if kept:
+        print(f"resuming: {len(kept)} outcomes from {journal}", flush=True)
+    new, left = mutate.run_sites([s for s in ss if s.id not in done], jobs=args.jobs, timeout=args.timeout,
+                                 budget=args.budget, first_kill=args.first_kill, progress=progress, journal=journal)
+    order = {s.id: i for i, s in enumerate(ss)}
+    outcomes = sorted(kept + new, key=lambda o: order[o.site.id])
     mutate.apply_equivalents(outcomes, mutate.load_equivalents())
-    secs = time.perf_counter() - t0
+    secs = time.perf_counter() - t0 + sum(o.seconds for o in kept) / max(args.jobs, 1)
     cmd = "bench/mutate_campaign.py " + " ".join(argv if argv is not None else sys.argv[1:])
     js, md = mutate.write_report(args.out, outcomes, left, command=cmd, seconds=secs, jobs=args.jobs)
     rate = len(outcomes) / (secs / 60) if secs else 0
     print(f"{len(outcomes)} mutants in {secs:.0f} s ({rate:.1f} / min); {len(left)} not run "
           f"(~{len(left) / rate:.0f} min more at this rate)" if rate else "")
     print(f"wrote {js} and {md}")
+    if not left and os.path.exists(journal):
+        os.remove(journal)  # the report holds every outcome now; with mutants left, --resume goes on from it
     return 0
 
 

@@ -859,10 +859,26 @@ def named_precisely(rows: list[dict], components: list[str]) -> bool | None:
     return all(r.get("precise", set(r["failing_components"]) <= allowed) for r in fails)
 
 
+# A worker retires (and a fresh one takes over) after this many mutants or above this resident memory: every
+# mutant loads new modules, and JAX keeps each one's compiled programs, so a long-lived worker grows until
+# XLA's LLVM cannot map more code ("Cannot allocate memory", measured after ~370 JAX mutants per worker).
+WORKER_MUTANTS = int(os.environ.get("PARITY_MUTATE_WORKER_MUTANTS", "60"))
+WORKER_RSS_MB = float(os.environ.get("PARITY_MUTATE_WORKER_RSS_MB", "2500"))
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _worker_main(conn, seed: int, first_kill: bool) -> None:  # pragma: no cover - runs in a subprocess
     os.environ.setdefault("PYTHONHASHSEED", "0")
     w = Worker(seed=seed, first_kill=first_kill)
     conn.send(("ready", None))
+    done = 0
     while True:
         msg = conn.recv()
         if msg is None:
@@ -872,7 +888,11 @@ def _worker_main(conn, seed: int, first_kill: bool) -> None:  # pragma: no cover
             o = w.run(site, time.perf_counter() + deadline_s if deadline_s else None)
         except Exception as e:  # noqa: BLE001 - a mutant that crashes the worker is an `invalid` outcome, not a crash
             o = Outcome(site, "invalid", note=f"{type(e).__name__}: {e}")
-        conn.send(("done", o))
+        done += 1
+        retire = done >= WORKER_MUTANTS or _rss_mb() > WORKER_RSS_MB
+        conn.send(("done", o, retire))
+        if retire:
+            return
 
 
 class _Proc:
@@ -892,8 +912,20 @@ class _Proc:
 
 def run_sites(site_list: list[Site], *, jobs: int = 1, timeout: float = 300.0, budget: float | None = None,
               seed: int = 0, first_kill: bool = False, progress: Callable[[Outcome], None] | None = None,
-              nice: int = 0) -> tuple[list[Outcome], list[Site]]:
-    """Run every mutant (``jobs`` = 0: in this process); returns (outcomes, sites not run for the budget)."""
+              nice: int = 0, journal: str | None = None) -> tuple[list[Outcome], list[Site]]:
+    """Run every mutant (``jobs`` = 0: in this process); returns (outcomes, sites not run for the budget).
+
+    ``journal``: a file each outcome is appended to as one JSON line when it arrives (``read_journal``), so a
+    run that is stopped keeps what it measured. A worker that dies (its memory, a mutant that kills the
+    process) is replaced and its mutant run once more in a fresh worker; a second death is ``invalid``."""
+    if journal is not None:
+        inner = progress
+
+        def progress(o: Outcome) -> None:
+            with open(journal, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(o.to_json()) + "\n")
+            if inner:
+                inner(o)
     t_end = time.perf_counter() + budget if budget else None
     outcomes: list[Outcome] = []
     if jobs <= 0:
@@ -929,15 +961,38 @@ def run_sites(site_list: list[Site], *, jobs: int = 1, timeout: float = 300.0, b
     todo = list(site_list)
     procs = [_Proc(ctx, seed, first_kill) for _ in range(min(jobs, max(1, len(todo))))]
     left: list[Site] = []
+    deaths: dict[str, int] = {}
+
+    def finish(o: Outcome) -> None:
+        outcomes.append(o)
+        if progress:
+            progress(o)
+
+    def died(i: int, p: _Proc, now: float) -> None:
+        code = p.proc.exitcode
+        p.stop()
+        site, p.site = p.site, None
+        procs[i] = _Proc(ctx, seed, first_kill)
+        deaths[site.id] = deaths.get(site.id, 0) + 1
+        if deaths[site.id] < 2:
+            todo.insert(0, site)  # once more, in a fresh worker: the old one may have died of its own history
+        else:
+            finish(Outcome(site, "invalid", note=f"the worker died twice running it (exit code {code}, "
+                                                 f"after {now - p.started:.0f} s)"))
+
     try:
         while todo or any(p.site is not None for p in procs):
             now = time.perf_counter()
             for i, p in enumerate(procs):
                 if not p.ready:
-                    if p.parent.poll(0):
-                        p.parent.recv()
-                        p.ready = True
-                    elif not p.proc.is_alive():
+                    try:
+                        if p.parent.poll(0):
+                            p.parent.recv()
+                            p.ready = True
+                            continue
+                    except (EOFError, OSError):
+                        pass
+                    if not p.proc.is_alive():
                         raise ParityError("mutate: a worker process died while starting (see its stderr)")
                     continue
                 if p.site is None and todo:
@@ -949,19 +1004,25 @@ def run_sites(site_list: list[Site], *, jobs: int = 1, timeout: float = 300.0, b
                     p.started = now
                     p.parent.send((p.site, timeout))
                 elif p.site is not None:
-                    if p.parent.poll(0):
-                        _, o = p.parent.recv()
+                    try:
+                        msg = p.parent.recv() if p.parent.poll(0) else None
+                    except (EOFError, OSError):  # the worker died: its end of the pipe is closed
+                        died(i, p, now)
+                        continue
+                    if msg is not None:
+                        _, o, retire = msg
                         if o.note.startswith("time budget") and not o.killed_by:
                             o.status = "timeout"
-                        outcomes.append(o)
                         p.site = None
-                        if progress:
-                            progress(o)
-                    elif not p.proc.is_alive() or now - p.started > timeout * 1.5 + 60:
-                        o = Outcome(p.site, "timeout", note=f"worker killed after {now - p.started:.0f} s")
-                        outcomes.append(o)
-                        if progress:
-                            progress(o)
+                        finish(o)
+                        if retire:
+                            p.proc.join(10)
+                            p.stop()
+                            procs[i] = _Proc(ctx, seed, first_kill)
+                    elif not p.proc.is_alive():
+                        died(i, p, now)
+                    elif now - p.started > timeout * 1.5 + 60:
+                        finish(Outcome(p.site, "timeout", note=f"worker killed after {now - p.started:.0f} s"))
                         p.stop()
                         procs[i] = _Proc(ctx, seed, first_kill)
             time.sleep(0.05)
@@ -1021,18 +1082,35 @@ def apply_equivalents(outcomes: list[Outcome], equivalents: dict[str, str]) -> N
             o.note = (o.note + "; " if o.note else "") + f"STALE equivalent entry (mutant was {o.status}): {reason}"
 
 
+def _outcome(m: dict) -> Outcome:
+    fields = {f.name for f in dataclasses.fields(Site)}
+    kept = {f.name for f in dataclasses.fields(Outcome)} - {"site"}
+    return Outcome(Site(**{k: m[k] for k in fields}), **{k: m[k] for k in kept if k in m})
+
+
 def read_report(path: str) -> tuple[dict, list[Outcome]]:
     """A mutation.json back as (its data, its outcomes): to re-run its survivors or re-apply the equivalents."""
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
-        fields = {f.name for f in dataclasses.fields(Site)}
-        kept = {f.name for f in dataclasses.fields(Outcome)} - {"site"}
-        outcomes = [Outcome(Site(**{k: m[k] for k in fields}), **{k: m[k] for k in kept if k in m})
-                    for m in data["mutants"]]
+        outcomes = [_outcome(m) for m in data["mutants"]]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ParityError(f"mutate: {path} is not a mutation report written by this tool: {e}") from e
     return data, outcomes
+
+
+def read_journal(path: str) -> list[Outcome]:
+    """The outcomes a run appended to its ``journal`` (one JSON line each); a torn last line is skipped."""
+    out = []
+    if not os.path.isfile(path):
+        return out
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                out.append(_outcome(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return out
 
 
 def area_scores(outcomes: list[Outcome]) -> dict[str, dict]:

@@ -116,3 +116,19 @@ def test_a_report_reads_back_and_equivalents_apply_once(tmp_path):
     (tmp_path / "bad.json").write_text('{"mutants": [{"id": 1}]}')
     with pytest.raises(Exception, match="not a mutation report"):
         mutate.read_report(str(tmp_path / "bad.json"))
+
+
+def test_workers_retire_and_every_outcome_is_journaled(tmp_path, monkeypatch):
+    # a worker retires after each mutant here (PARITY_MUTATE_WORKER_MUTANTS=1): a fresh one takes the next, and
+    # the journal holds each outcome as it arrives (a stopped run keeps what it measured)
+    monkeypatch.setenv("PARITY_MUTATE_WORKER_MUTANTS", "1")
+    ss = _sites({"drop_sign", "compare"})[:2]
+    journal = str(tmp_path / "mutation.partial.jsonl")
+    outcomes, left = mutate.run_sites(ss, jobs=1, timeout=120, journal=journal)
+    assert not left and [o.site.id for o in outcomes] == [s.id for s in ss]
+    assert {o.status for o in outcomes} <= {"killed", "survived"}
+    back = mutate.read_journal(journal)
+    assert sorted(o.site.id for o in back) == sorted(s.id for s in ss)
+    with open(journal, "a", encoding="utf-8") as fh:
+        fh.write('{"id": "torn')  # a run stopped mid-line
+    assert len(mutate.read_journal(journal)) == 2
