@@ -35,7 +35,10 @@ OPTIONAL = ("jax", "jaxlib", "torch", "flax", "optax", "mctx")
 
 
 def source(name: str | None = None) -> ModuleType:
-    """The catalogue module: ``name`` if given, else the entry point ``builtin`` of ``parity.catalogues``."""
+    """The catalogue module: ``name`` if given, else the module named by the environment variable
+    ``PARITY_CATALOGUE`` (set by ``parity --catalogue`` and ``pytest --parity-catalogue``, inherited by worker
+    processes), else the entry point ``builtin`` of ``parity.catalogues``."""
+    name = name or os.environ.get(ENV) or None
     if name is None:
         found = [ep for ep in importlib.metadata.entry_points(group=GROUP) if ep.name == BUILTIN]
         if not found:
@@ -52,6 +55,16 @@ def source(name: str | None = None) -> ModuleType:
         raise ParityError(f"check catalogue {name!r} must define MODULES (its check modules) and builtin (with "
                           "builtin.implementation(framework): its built-in implementations)")
     return mod
+
+
+ENV = "PARITY_CATALOGUE"
+
+
+def use(name: str | None) -> None:
+    """Make ``name`` the catalogue of this process and its workers (None: leave it as configured)."""
+    if name:
+        source(name)  # fails here, naming it, if it is no catalogue
+        os.environ[ENV] = name
 
 
 def _declares_checks(path: str) -> bool:

@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
             g.add_argument("--no-controls", action="store_true", help="skip the negative controls")
             g.add_argument("--controls-only", action="store_true", help="run only the negative controls")
         sp.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+        catalogue_option(sp)
         environment_options(sp)
         _jobs_arguments(sp)
 
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     _report_baseline_args(r)
     ls = sub.add_parser("list", help="list the checks and their controls")
     ls.add_argument("-k", dest="keyword", default=None)
+    catalogue_option(ls)
     fx = sub.add_parser("fixtures", help="golden files")
     fxs = fx.add_subparsers(dest="fixtures_cmd", required=True)
     _h11_parsers(sub, selectors)
@@ -84,6 +86,12 @@ def _mutate_parser(sub) -> None:
 
     add_arguments(sub.add_parser("mutate", help="mutate the references, run the catalogue on each mutant, "
                                  "write mutation.json / mutation.md"))
+
+
+def catalogue_option(sp) -> None:
+    sp.add_argument("--catalogue", default=None, metavar="MODULE",
+                    help="the check catalogue module (MODULES + builtin; default: the installed entry point "
+                         "parity.catalogues:builtin, or $PARITY_CATALOGUE)")
 
 
 def environment_options(sp, numerics: bool = True) -> None:
@@ -259,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     command = "parity " + " ".join(shlex.quote(a) for a in argv)
     try:
+        from . import catalogue as _catalogue
+
+        _catalogue.use(getattr(args, "catalogue", None))
         if args.cmd == "list":
             from . import catalogue
 

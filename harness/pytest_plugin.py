@@ -68,6 +68,8 @@ def pytest_addoption(parser):
                 help="device of the torch references and ports (JAX: its default backend for cuda)")
     g.addoption("--parity-numerics", choices=numerics.MODES, default="pinned",
                 help="pinned (default) or deployed (the frameworks' defaults; drift is reported, never a failure)")
+    g.addoption("--parity-catalogue", default=None, metavar="MODULE",
+                help="the check catalogue module (default: the installed entry point parity.catalogues:builtin)")
     g.addoption("--parity-jax-semantics", default=None, metavar="VERSION",
                 help="JAX stream semantics of the NumPy / torch references (0.4, 0.5, 0.7, 0.8, 0.11 or a version)")
     parser.addini("parity_catalogue", "'in-tree' if the project's own tests import harness.pytest_catalogue",
@@ -93,6 +95,12 @@ def pytest_configure(config):
         check_seed(config.getoption("--parity-seed"))
     except ParityError as e:
         raise pytest.UsageError(f"--parity-seed: {e}") from None
+    try:
+        from . import catalogue
+
+        catalogue.use(config.getoption("--parity-catalogue"))
+    except ParityError as e:
+        raise pytest.UsageError(f"--parity-catalogue: {e}") from None
     try:
         # verdicts always come from the pinned numerics; --parity-numerics deployed adds the drift summary
         numerics.configure(numerics="pinned", device=config.getoption("--parity-device"),

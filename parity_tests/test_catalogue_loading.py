@@ -119,3 +119,15 @@ def test_no_harness_module_imports_the_catalogue():
            for m in sorted(_imports(os.path.join(here, f))) if m == "checks" or m.startswith("checks.")]
     assert bad == [], "harness/ imports the catalogue (find it through harness.catalogue.source()):\n" + \
         "\n".join(bad)
+
+
+def test_the_cli_and_workers_take_a_named_catalogue(plant, monkeypatch, capsys):
+    from harness.cli import main
+
+    monkeypatch.setenv(catalogue.ENV, "")  # restored after the test: main() sets it for its worker processes
+    name = plant("cat_cli", {"a": "one"}, ["a"])
+    assert main(["list", "--catalogue", name]) == 0
+    assert "demo.one" in capsys.readouterr().out
+    assert catalogue.source().__name__ == name  # what a worker process inherits
+    assert main(["list", "--catalogue", "no_such_catalogue"]) == 2
+    assert "'no_such_catalogue' is not an importable module" in capsys.readouterr().err
