@@ -15,8 +15,11 @@ SGD = {"name": "sgd", "lr": 0.2, "momentum": 0.0, "nesterov": False}
 def traj_inputs(seed):
     params, data = mlp_problem(np.random.default_rng(seed))
     configs = {f"G{g}_R{r}": es_config(8, g, r, SGD) for g, r in TRAJ_GRID}
-    # one config perturbs a MATRIX with full-rank noise (W + E_i inside the forward pass), the others low rank
+    # one config (its own compiled program: the others differ in G and R only, which are traced) perturbs a
+    # MATRIX with full-rank noise (W + E_i inside the forward pass) and carries optimiser state (momentum), the
+    # state epoch() initialises over the trainable parameters when given None
     configs["G4_R2"]["roles"]["w2"] = "fullrank"
+    configs["G4_R2"]["optimizer"] = {**SGD, "momentum": 0.9}
     return {"params": params, "data": data, "es_key": es_key(seed), "epochs": TRAJ_EPOCHS, "configs": configs}
 
 
@@ -62,7 +65,8 @@ CHECKS = [
         name="eggroll.trajectory", components=("eggroll.epoch",),
         inputs=traj_inputs, run=_run_traj, mode=Tolerance(), slow=False, rng="exact", strategy=_traj_strategy,
         description="10 epochs (1 and 3 are prefixes) of EGGROLL on a small MLP (low-rank w1/w2, full-rank "
-                    "biases, excluded out_scale; w2 full rank in G4_R2) over G in {0, 4} x R in {0, 1, 2}; the first "
+                    "biases, excluded out_scale; in G4_R2 w2 full rank and SGD momentum 0.9) over G in {0, 4} x R in "
+                    "{0, 1, 2}; the first "
                     "failing leaf ['G.._R..']['epoch'][t]['params'][name] names the first diverging epoch and parameter",
         controls=(
             Control("r0_fresh", "R = 0 read as fresh noise every epoch",
