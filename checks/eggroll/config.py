@@ -25,6 +25,16 @@ BAD_CONFIGS = {
     "nesterov_without_momentum": {"population": 8, "sigma": 0.1,
                                   "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": True}},
     "group_odd_divisor": {"population": 6, "sigma": 0.1, "group_size": 3},
+    "sgd_lr_zero": {"population": 8, "sigma": 0.1,
+                    "optimizer": {"name": "sgd", "lr": 0.0, "momentum": 0.0, "nesterov": False}},
+    "sgd_momentum_negative": {"population": 8, "sigma": 0.1,
+                              "optimizer": {"name": "sgd", "lr": 0.1, "momentum": -0.5, "nesterov": False}},
+    "adam_b2_one": {"population": 8, "sigma": 0.1,
+                    "optimizer": {"name": "adam", "lr": 0.1, "b1": 0.9, "b2": 1.0, "eps": 1e-8}},
+    "adamw_decay_negative": {"population": 8, "sigma": 0.1, "optimizer": {"name": "adamw", "lr": 0.1, "b1": 0.9,
+                                                                         "b2": 0.999, "eps": 1e-8, "weight_decay": -0.5}},
+    "good_adamw_decay_zero": {"population": 8, "sigma": 0.1, "optimizer": {"name": "adamw", "lr": 0.1, "b1": 0.0,
+                                                                          "b2": 0.999, "eps": 1e-8, "weight_decay": 0.0}},
     "good_population_two": {"population": 2, "sigma": 0.1},
     "good_nesterov": {"population": 8, "sigma": 0.1,
                       "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True}},
@@ -33,8 +43,11 @@ BAD_CONFIGS = {
 }
 
 
+MINIMAL = {"population": 8, "sigma": 0.1}  # every other field from the spec's defaults (rank 1, G 0, R 0, ...)
+
+
 def _config_inputs(seed):
-    return {"configs": {k: dict(v) for k, v in BAD_CONFIGS.items()}}
+    return {"configs": {k: dict(v) for k, v in BAD_CONFIGS.items()}, "minimal": dict(MINIMAL)}
 
 
 def _run_config(c, case):
@@ -45,6 +58,9 @@ def _run_config(c, case):
             out[name] = np.bool_(False)
         except ValueError:
             out[name] = np.bool_(True)
+    if "minimal" in case:  # the defaults a config leaves out: official rank 1, noise_reuse 0 (one noise set), G 0
+        full = c["eggroll.validate_config"](case["minimal"])
+        out["defaults"] = {k: np.asarray(v) for k, v in sorted(full.items()) if isinstance(v, (bool, int, float))}
     return out
 
 
@@ -61,8 +77,9 @@ CHECKS = [
         name="eggroll.config.validation", components=("eggroll.validate_config",),
         inputs=_config_inputs, run=_run_config, mode=Exact(),
         description="the same configs are rejected (ValueError): odd N, G odd / not dividing N, rank < 1, "
-                    "sigma <= 0, R < 0, implicit optimiser hyper-parameters, eps <= 0, nesterov without momentum; "
-                    "N = 2 and nesterov with momentum accepted",
+                    "sigma <= 0, R < 0, implicit optimiser hyper-parameters, lr <= 0, betas / momentum outside [0, 1), "
+                    "eps <= 0, weight decay < 0, nesterov without momentum; N = 2, nesterov with momentum, b1 0 and "
+                    "weight decay 0 accepted; the defaults of a minimal config",
         controls=(
             control("odd_population_accepted", "odd population accepted", "eggroll.validate_config", _accept_odd),
         ),

@@ -29,11 +29,13 @@ def _dirichlet_run(c, case):
     out = {}
     n = DIRICHLET_SAMPLES
     for name, cfg in DIRICHLET_CFG.items():
-        valid = c.asarray(np.repeat(as_np(c, case["pattern"]), n, axis=0))
-        z = as_np(c, c["mcts.sample_noise"](case["seed"], valid, cfg)).astype(np.float64)
+        pattern = np.repeat(np.asarray(as_np(c, case["pattern"]), bool), n, axis=0)
+        z = as_np(c, c["mcts.sample_noise"](case["seed"], c.asarray(pattern), cfg)).astype(np.float64)
         few, mid, many = z[:n], z[n:2 * n], z[2 * n:]
         out[name] = {"few_first": few[:, 2], "few_max": few.max(-1), "mid_first": mid[:, 0],
-                     "mid_max": mid.max(-1), "many_first": many[:, 0], "many_max": many.max(-1)}
+                     "mid_max": mid.max(-1), "many_first": many[:, 0], "many_max": many.max(-1),
+                     # exactly 0 for every correct sampler: no mass on actions outside the support
+                     "off_support_mass": np.where(pattern, 0.0, z).sum(-1)}
     return out
 
 
@@ -41,8 +43,8 @@ CHECKS = [
     check("mcts.dirichlet_stats", ("mcts.sample_noise",), _dirichlet_inputs, _dirichlet_run, Statistical(alpha=1e-3),
           fuzz=False, profiles=("alphazero_clique",), profile_family=PROFILE_NAMES,
           description=f"each framework's own Dirichlet sampler: {DIRICHLET_SAMPLES} draws for 3, 10 and 18 valid "
-                      "actions (alpha 0.15 / 0.3 / 0.4) over the valid actions of 21; two-sample "
-                      "KS per marginal, false-failure budget 1e-3 for the whole check",
+                      "actions (alpha 0.15 / 0.3 / 0.4) over the valid actions of 21, and the mass off them "
+                      "(0); two-sample KS per marginal, false-failure budget 1e-3 for the whole check",
           controls=(
               control("fixed_alpha", "alpha 0.3 whatever the number of legal moves",
                       drift("mcts.sample_noise", alpha_mode="fixed")),
