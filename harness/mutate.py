@@ -1124,7 +1124,9 @@ def area_scores(outcomes: list[Outcome]) -> dict[str, dict]:
         a["attributed"] += o.named_precisely is not None
     for a in out.values():
         judged = a["mutants"] - a["equivalent"] - a["invalid"]
-        a["score"] = round(a["killed"] / judged, 4) if judged else None
+        # a timeout counts as detected (as in Stryker): the mutant hangs its check (an XLA loop that never
+        # ends cannot be interrupted), so a run with it never goes green; the table lists timeouts apart
+        a["score"] = round((a["killed"] + a["timeout"]) / judged, 4) if judged else None
         a["precision"] = round(a["named_precisely"] / a["attributed"], 4) if a["attributed"] else None
     return out
 
@@ -1174,6 +1176,9 @@ def write_report(outdir: str, outcomes: list[Outcome], left: list[Site], *, comm
 def markdown(data: dict, outcomes: list[Outcome]) -> str:
     lines = ["# Mutation report", "", f"`{data['command']}`: {len(outcomes)} mutants in {data['seconds']} s "
              f"({data['mutants_per_minute']} / min, {data['jobs']} job(s)); {len(data['not_run'])} not run (budget).",
+             "", "Score = (killed + timeout) / (mutants - equivalent - invalid): a timeout is a mutant that hangs its "
+             "check, counted as detected (as Stryker does). Named precisely = kills whose failing rows name only "
+             "components that reach the mutated code, over the kills with `fail` rows.",
              "", "| area | mutants | killed | survived | no check | equivalent | timeout | invalid | score | named precisely |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for area, a in sorted(data["areas"].items()):

@@ -25,6 +25,8 @@ BAD_CONFIGS = {
     "nesterov_without_momentum": {"population": 8, "sigma": 0.1,
                                   "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": True}},
     "group_odd_divisor": {"population": 6, "sigma": 0.1, "group_size": 3},
+    "group_one": {"population": 8, "sigma": 0.1, "group_size": 1},
+    "group_negative": {"population": 8, "sigma": 0.1, "group_size": -1},
     "sgd_lr_zero": {"population": 8, "sigma": 0.1,
                     "optimizer": {"name": "sgd", "lr": 0.0, "momentum": 0.0, "nesterov": False}},
     "sgd_momentum_negative": {"population": 8, "sigma": 0.1,
