@@ -425,7 +425,14 @@ class Runner:
             res.message = f"known difference: {known}\n{header}"
         else:
             res.status = Status.FAIL
-            res.message = header
+            varied = [k.name for k in check.knobs if k.varies]
+            if port is not None and varied:  # a port that hard-codes a value this check varies says so
+                header += (f"\nhint: {check.name} runs {', '.join(varied)} at values of its own; a port that "
+                           f"hard-codes {'it' if len(varied) == 1 else 'them'} declares fixed={{"
+                           + ", ".join(f"{k!r}: <its value>" for k in varied) + "} and gets not_applicable here")
+                res.message = header
+            else:
+                res.message = header
         return self._done(res, t0)
 
     def _done(self, res: Result, t0: float) -> Result:

@@ -101,3 +101,20 @@ def test_outputs_are_computed_once_per_implementation(impls):
                 run=run, mode=Exact(), controls=(Control("x", "x", {}),))
     Runner(impls).run_check(chk)
     assert sorted(calls) == ["jax", "numpy", "torch"]
+
+
+def test_a_port_failing_a_check_that_varies_a_knob_is_told_how_to_declare_it():
+    from harness import catalogue, ports
+    from harness.base import Implementation, Status
+    from harness.runner import Runner
+
+    check = next(c for c in catalogue.load()[0] if c.name == "mcts.move_choice.tie_last")
+    first = lambda visits, valid, config: np.argmax(np.where(valid, visits, -1), axis=-1).astype(np.int32)
+    impls, _ = ports.builtin(("numpy",))
+    port = Implementation("argmax_port", "numpy", {"mcts.select_move": first}, role="port")
+    row = next(r for r in Runner({**impls, "argmax_port": port}).run_check(check, 0) if "argmax_port" in r.pair)
+    assert row.status == Status.FAIL and "declares fixed={'tie_break': <its value>}" in row.message
+    declared = Implementation("argmax_port", "numpy", {"mcts.select_move": first}, role="port",
+                              fixed={"tie_break": "first"})
+    row = next(r for r in Runner({**impls, "argmax_port": declared}).run_check(check, 0) if "argmax_port" in r.pair)
+    assert row.status == Status.NOT_APPLICABLE
