@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from checks._common import control, controls, to_numpy
+from checks._common import Owners, control, controls, to_numpy
 from harness.base import Check, Exact, Ulp
 from harness.bounds import Bound, bounded, jax_semantics, on_gpu
 
@@ -294,6 +294,19 @@ _PAIR_FIRST = control("fold_in_pair_first", "member key folded pair index first,
 _PLUS_ONE = "off-by-one key derivation: fold_in(k, d + 1)"
 _NORMAL = ("rng.normal", "rng.fold_in", "rng.split", "rng.key")
 
+# eggroll.rng.keys in data-flow order: a leaf whose input key already diverges is left to that input's
+# component (a wrong key(seed) fails every split and fold_in leaf too, and names rng.key alone)
+_KEY = r"\['rng\.key'\]"
+_BASE = r"\['rng\.split'\]\['base'\]"
+KEYS_OWNERS = Owners(
+    (_KEY, "rng.key"),
+    (r"\['rng\.split'\]\['(base|default_num)'\]", "rng.split", [_KEY]),
+    (r"\['rng\.split'\]\['none'\]", "rng.split", [_BASE]),
+    (r"\['rng\.fold_in'\]\['(epoch|taus|raw_words)'\]", "rng.fold_in", [_KEY, _BASE]),
+    (r"\['rng\.fold_in'\]\['member'\]", "rng.fold_in", [_KEY, _BASE]),
+    (r"\['rng\.split'\]\['(of_members|of_raw_words)'\]", "rng.split", [_KEY, _BASE, r"\['rng\.fold_in'\]"]),
+)
+
 CHECKS = [
     _stream_check(
         "eggroll.rng.keys", ("rng.fold_in", "rng.split", "rng.key", "rng.key_data"), _run_keys, Exact(),
@@ -306,7 +319,7 @@ CHECKS = [
                     _fold_in_words_swapped, target="numpy", against="jax", named=True),
             control("key_words_swapped", "key(seed) = [seed, 0]", "rng.key", _key_words_swapped, target="torch",
                     named=True)),
-        by_component=True),
+        attribute=KEYS_OWNERS),
     _stream_check(
         "eggroll.rng.bits", ("rng.bits", "rng.uniform", "rng.key", "rng.fold_in"), _run_bits, Exact(),
         controls=(control("bits_halves_layout", "non-partitionable counter layout (iota split in halves)", "rng.bits",

@@ -63,6 +63,35 @@ def _fixed_perspective_run(c, case):
 
 
 # --------------------------------------------------------------------------------------------------
+# mcts.visits.capacity: searches that fill their node budget (every simulation creates a node)
+# --------------------------------------------------------------------------------------------------
+
+# root + one node per simulation: 33, 63 and 95 nodes, at the edges of the 32-node blocks the searches allocate
+# (the last simulation's node is written but never read, so a budget one node short is invisible; two short is not)
+CAPACITY_READS = (32, 62, 94)
+
+
+def _capacity_inputs(seed):
+    """classic (the root expanded first: num_reads + 1 nodes) from positions one move in, where no
+    simulation of the budget reaches a terminal node: every simulation adds a node."""
+    rng = np.random.default_rng(seed)
+    cl = PROFILES["classic"]
+    return {f"reads_{n}": common.screened_search_case(rng, cl.replace(num_reads=n), lo=0, hi=1)
+            for n in CAPACITY_READS}
+
+
+def _capacity_run(c, case):
+    out = {}
+    if "classic" not in c.sections(PROFILES):
+        return out
+    for n in CAPACITY_READS:
+        cfg = PROFILES["classic"].replace(num_reads=n)
+        r = c["mcts.search"](case[f"reads_{n}"]["states"], case[f"reads_{n}"]["noise"], cfg)
+        out[f"reads_{n}"] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
 # mcts.visits.network: the search with the policy-value network; near-ties detected and left out
 # --------------------------------------------------------------------------------------------------
 
@@ -137,6 +166,14 @@ CHECKS = [
           controls=(
               control("fixed_perspective_ignored", "perspective='fixed' searched as alternating",
                       drift("mcts.search", perspective="alternating")),
+          )),
+    check("mcts.visits.capacity", ("mcts.search",), _capacity_inputs, _capacity_run, Tolerance(),
+          fuzz=False, profiles=("classic",), profile_family=common.PROFILE_NAMES, knobs=common.SEARCH_KNOBS,
+          description="classic searches of 32, 62 and 94 reads from positions one move in, where every simulation "
+                      "creates a node: a search that runs out of node slots, or reuses one, diverges",
+          controls=(
+              control("num_reads_plus_1", "num_reads off by one", {"mcts.search": lambda orig: lambda s, z, cfg: orig(
+                  s, z, cfg.replace(num_reads=cfg.num_reads + 1))}),
           )),
     check("mcts.visits.network", ("mcts.search_network", "nets.to_native"), _network_inputs, _network_run, Tolerance(),
           fuzz=False, profiles=("alphazero_clique",), profile_family=common.PROFILE_NAMES,
