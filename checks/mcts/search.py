@@ -76,8 +76,13 @@ def _capacity_inputs(seed):
     simulation of the budget reaches a terminal node: every simulation adds a node."""
     rng = np.random.default_rng(seed)
     cl = PROFILES["classic"]
-    return {f"reads_{n}": common.screened_search_case(rng, cl.replace(num_reads=n), lo=0, hi=1)
+    case = {f"reads_{n}": common.screened_search_case(rng, cl.replace(num_reads=n), lo=0, hi=1)
             for n in CAPACITY_READS}
+    # finished games (played to the end): a terminal root is not searched -- visits and Q 0, value its outcome
+    e = cl.num_edges
+    case["finished"] = {"states": positions(rng, cl.game, common.B, lo=e, hi=e, allow_terminal=True),
+                        "noise": np.zeros((common.B, e), np.float32)}
+    return case
 
 
 def _capacity_run(c, case):
@@ -88,6 +93,10 @@ def _capacity_run(c, case):
         cfg = PROFILES["classic"].replace(num_reads=n)
         r = c["mcts.search"](case[f"reads_{n}"]["states"], case[f"reads_{n}"]["noise"], cfg)
         out[f"reads_{n}"] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
+    if not c.excluded("finished_game"):
+        r = c["mcts.search"](case["finished"]["states"], case["finished"]["noise"],
+                             PROFILES["classic"].replace(num_reads=CAPACITY_READS[0]))
+        out["finished"] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
     return out
 
 
@@ -169,8 +178,11 @@ CHECKS = [
           )),
     check("mcts.visits.capacity", ("mcts.search",), _capacity_inputs, _capacity_run, Tolerance(),
           fuzz=False, profiles=("classic",), profile_family=common.PROFILE_NAMES, knobs=common.SEARCH_KNOBS,
+          domains=("finished_game",),
           description="classic searches of 32, 62 and 94 reads from positions one move in, where every simulation "
-                      "creates a node: a search that runs out of node slots, or reuses one, diverges",
+                      "creates a node (a search that runs out of node slots, or reuses one, diverges), and of "
+                      "finished games (not searched: visits and Q 0, value the outcome; a port may exclude the "
+                      "domain)",
           controls=(
               control("num_reads_plus_1", "num_reads off by one", {"mcts.search": lambda orig: lambda s, z, cfg: orig(
                   s, z, cfg.replace(num_reads=cfg.num_reads + 1))}),
