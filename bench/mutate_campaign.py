@@ -105,7 +105,8 @@ def _again(args, frameworks, kinds) -> int:
                             f"({', '.join(sorted({o.site.path for o in dropped}))})")
     mutate.apply_equivalents(outcomes, mutate.load_equivalents())
     before = {"command": data["command"], "areas": mutate.area_scores(outcomes)}
-    todo = [o for o in outcomes if o.status in ("survived", "no_check", "timeout")] if args.rerun else []
+    again = ("survived", "no_check") + (("timeout",) if args.rerun_timeouts else ())
+    todo = [o for o in outcomes if o.status in again] if args.rerun else []
     current = {s.id: s for s in scopes_sites(ALL, frameworks, kinds)} if todo else {}
     for o in todo:
         if o.site.id not in current:
@@ -143,11 +144,13 @@ def main(argv=None) -> int:
     p.add_argument("--sample", type=int, default=0, help="at most this many mutants per (area, framework), evenly "
                    "spread over the list (0: all)")
     p.add_argument("--list", action="store_true", help="count the mutants per area and stop")
-    p.add_argument("--rerun", metavar="MUTATION_JSON", help="re-run the survivors (survived / no check / timeout, "
+    p.add_argument("--rerun", metavar="MUTATION_JSON", help="re-run the survivors (survived / no check, "
                    "after the reviewed equivalents) of a previous report on the current tree; the report written "
                    "keeps every other outcome and records the scores before")
     p.add_argument("--resume", action="store_true", help="keep the outcomes a stopped run of the same --out "
                    "journaled (mutation.partial.jsonl) and run only the rest")
+    p.add_argument("--rerun-timeouts", action="store_true", help="with --rerun: the timeouts too (each may take "
+                   "1.5 x --timeout + 60 s before its worker is killed)")
     p.add_argument("--rescore", metavar="MUTATION_JSON", help="re-apply checks/mutation_equivalent.json to a "
                    "previous report and write it again (runs nothing)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "mutation"))
