@@ -114,6 +114,7 @@ def _run_normal(c, case):
     k, _, _, member = _member_keys(c, case)
     n = c["rng.normal"]
     return {
+        "keys": c["rng.key_data"](member),  # the draws' keys: a failure here is the key derivation's, not normal's
         "member_noise": n(member, NOISE_SHAPE),  # (P, K, a + b, r), EGGROLL's batched draw
         "big": n(c["rng.fold_in"](k, 7), (BIG,)),
         "bfloat16": n(member, SMALL, "bfloat16"),
@@ -124,7 +125,7 @@ def _run_normal(c, case):
 def _run_normal_fast(c, case):
     k, _, _, member = _member_keys(c, case)
     n = c["rng.normal"]
-    return {"member_noise": n(member, NOISE_SHAPE, exact=False),
+    return {"keys": c["rng.key_data"](member), "member_noise": n(member, NOISE_SHAPE, exact=False),
             "big": n(c["rng.fold_in"](k, 7), (BIG,), exact=False)}
 
 
@@ -292,7 +293,10 @@ _ERFINV = control("torch_special_erfinv", "float32 normals through torch.special
 _PAIR_FIRST = control("fold_in_pair_first", "member key folded pair index first, then the epoch", "rng.fold_in",
                       _fold_in_pair_first, target="torch")
 _PLUS_ONE = "off-by-one key derivation: fold_in(k, d + 1)"
-_NORMAL = ("rng.normal", "rng.fold_in", "rng.split", "rng.key")
+_NORMAL = ("rng.normal", "rng.fold_in", "rng.split", "rng.key", "rng.key_data")
+# a normal leaf names rng.normal when the keys it was drawn from agree; a failing key leaf (derivation: key,
+# split or fold_in, which eggroll.rng.keys tells apart) matches no rule and leaves the row unattributed
+NORMAL_OWNERS = Owners((r"\['(member_noise|big|bfloat16|float16)'\]", "rng.normal", [r"\['keys'\]"]))
 
 # eggroll.rng.keys in data-flow order: a leaf whose input key already diverges is left to that input's
 # component (a wrong key(seed) fails every split and fold_in leaf too, and names rng.key alone)
@@ -346,11 +350,11 @@ CHECKS = [
                     _normal_always_fast, target="torch"),
             control("bfloat16_from_float32", "bfloat16 normals rounded from float32 normals (23 bits, not 8)",
                     "rng.normal", _normal_lowp_from_f32, target="torch")),
-        compare=NORMAL_BOUNDS),
+        compare=NORMAL_BOUNDS, attribute=NORMAL_OWNERS),
     _stream_check(
         "eggroll.rng.normal.fast", _NORMAL, _run_normal_fast,
         Ulp(max_ulp=4, reason="exact=False drops XLA's FMA contraction: <= 3 ulp on 4.2% of all 2^23 float32 "
                               "uniforms (max abs 4.8e-7), measured exhaustively"),
         "the fast normal path (exact=False) stays within 4 ulp of jax.random.normal", (_ERFINV, _PAIR_FIRST),
-        fixture=False),  # derived from eggroll.rng.normal's stream; its golden file covers the draw
+        fixture=False, attribute=NORMAL_OWNERS),  # derived from eggroll.rng.normal's stream; its golden file covers the draw
 ]
