@@ -50,6 +50,11 @@ ALL = CHEAP + [
 ]
 
 
+# Modules whose code runs in processes the mutant never reaches: the torch sharded run's ranks are spawned and
+# import reference/eggroll/sharded/torch_ref.py from disk (measured: all 126 of its mutants survived).
+UNREACHABLE = {"reference/eggroll/sharded/torch_ref.py"}
+
+
 def scopes_sites(scopes, frameworks, kinds):
     from harness import mutate
 
@@ -57,7 +62,7 @@ def scopes_sites(scopes, frameworks, kinds):
     for fw in frameworks:
         for pattern, functions in scopes:
             path = pattern.format(fw=fw)
-            if not os.path.isfile(os.path.join(mutate.ROOT, path)):
+            if path in UNREACHABLE or not os.path.isfile(os.path.join(mutate.ROOT, path)):
                 continue
             for s in mutate.sites([path], kinds, (fw,), functions):
                 if s.id not in seen and s.framework == fw:
