@@ -112,6 +112,8 @@ def _again(args, frameworks, kinds) -> int:
     before = {"command": data["command"], "areas": mutate.area_scores(outcomes)}
     again = ("survived", "no_check") + (("timeout",) if args.rerun_timeouts else ())
     todo = [o for o in outcomes if o.status in again] if args.rerun else []
+    if args.areas:
+        todo = [o for o in todo if o.site.area in args.areas.split(",")]
     current = {s.id: s for s in scopes_sites(ALL, frameworks, kinds)} if todo else {}
     for o in todo:
         if o.site.id not in current:
