@@ -124,8 +124,10 @@ def _again(args, frameworks, kinds) -> int:
     def progress(o):
         print(f"{o.status:>10}  {o.site.id}  {', '.join(o.killed_by)}  [{o.seconds:.1f} s]", flush=True)
 
+    os.makedirs(args.out, exist_ok=True)
     new, left = mutate.run_sites(sites, jobs=args.jobs, timeout=args.timeout, budget=args.budget,
-                                 first_kill=args.first_kill, progress=progress) if sites else ([], [])
+                                 first_kill=args.first_kill, progress=progress,
+                                 journal=os.path.join(args.out, "mutation.partial.jsonl")) if sites else ([], [])
     by_id = {o.site.id: o for o in new}
     merged = [by_id.get(o.site.id, o) for o in outcomes]
     mutate.apply_equivalents(merged, mutate.load_equivalents())
