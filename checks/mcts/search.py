@@ -101,6 +101,32 @@ def _capacity_run(c, case):
 
 
 # --------------------------------------------------------------------------------------------------
+# mcts.visits.host_evaluator: one game searched with a NumPy evaluator, whatever the search's framework
+# --------------------------------------------------------------------------------------------------
+
+def _host_inputs(seed):
+    rng = np.random.default_rng(seed)
+    return {"alphazero_clique": common.screened_search_case(rng, PROFILES["alphazero_clique"], count=2, lo=1,
+                                                            hi=PROFILES["alphazero_clique"].num_edges - 3)}
+
+
+def _host_run(c, case):
+    """The evaluator answers in NumPy (a host function): the JAX search calls it through jax.pure_callback."""
+    from checks.trace import table_evaluator_of
+
+    out = {}
+    if "alphazero_clique" not in c.sections(PROFILES):
+        return out
+    cfg = PROFILES["alphazero_clique"]
+    evaluator = table_evaluator_of("numpy", cfg.game)
+    states, noise = case["alphazero_clique"]["states"], case["alphazero_clique"]["noise"]
+    for b in range(2):
+        r = c["mcts.search_with_evaluator"]({k: v[b] for k, v in states.items()}, evaluator, noise[b], cfg)
+        out[f"game_{b}"] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
 # mcts.visits.network: the search with the policy-value network; near-ties detected and left out
 # --------------------------------------------------------------------------------------------------
 
@@ -175,6 +201,15 @@ CHECKS = [
           controls=(
               control("fixed_perspective_ignored", "perspective='fixed' searched as alternating",
                       drift("mcts.search", perspective="alternating")),
+          )),
+    check("mcts.visits.host_evaluator", ("mcts.search_with_evaluator",), _host_inputs, _host_run, Tolerance(),
+          fuzz=False, profiles=("alphazero_clique",), profile_family=common.PROFILE_NAMES, knobs=common.SEARCH_KNOBS,
+          description="one game at a time searched with an evaluator that answers in NumPy, whatever the search's "
+                      "framework (the JAX search calls it through jax.pure_callback): visits, Q and value as the "
+                      "oracle's",
+          controls=(
+              control("num_reads_plus_1", "num_reads off by one", drift("mcts.search_with_evaluator",
+                                                                         num_reads=common.READS + 1)),
           )),
     check("mcts.visits.capacity", ("mcts.search",), _capacity_inputs, _capacity_run, Tolerance(),
           fuzz=False, profiles=("classic",), profile_family=common.PROFILE_NAMES, knobs=common.SEARCH_KNOBS,
