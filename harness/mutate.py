@@ -874,7 +874,20 @@ def _rss_mb() -> float:
         return 0.0
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when its parent dies (a killed campaign left a worker spinning in an
+    XLA loop that never ends for 40 minutes; daemon processes are only reaped on a clean exit)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_main(conn, seed: int, first_kill: bool) -> None:  # pragma: no cover - runs in a subprocess
+    _die_with_parent()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     w = Worker(seed=seed, first_kill=first_kill)
     conn.send(("ready", None))
