@@ -103,7 +103,7 @@ def _min_delta_1e_2(orig):
 CHECKS = [
     Check(
         name="train.defaults", components=COMPONENTS, inputs=defaults_case, run=_run, by_component=True,
-        slack_reason="the widest leaf is a bias after one step at |g| ~ eps (~7e-4: 1.5%), which eps x10 changes "
+        slack_reason="the widest leaf is a bias after one step at gradients ~ eps (~7e-4: 1.5%), which eps x10 changes "
                      "by tens of percent; ordinary steps (lr 1e-2..3e-2) are 1000 atol wide, learning rates 40 (a "
                      "factor or min_lr change moves them 50%)",
         description="clip, optimizer steps, plateau and early stopping called with their defaults (max_norm 1, "
