@@ -306,8 +306,7 @@ KEYS_OWNERS = Owners(
     (_KEY, "rng.key"),
     (r"\['rng\.split'\]\['(base|default_num)'\]", "rng.split", [_KEY]),
     (r"\['rng\.split'\]\['none'\]", "rng.split", [_BASE]),
-    (r"\['rng\.fold_in'\]\['(epoch|taus|raw_words)'\]", "rng.fold_in", [_KEY, _BASE]),
-    (r"\['rng\.fold_in'\]\['member'\]", "rng.fold_in", [_KEY, _BASE]),
+    (r"\['rng\.fold_in'\]", "rng.fold_in", [_KEY, _BASE]),
     (r"\['rng\.split'\]\['(of_members|of_raw_words)'\]", "rng.split", [_KEY, _BASE, r"\['rng\.fold_in'\]"]),
 )
 

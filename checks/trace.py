@@ -28,8 +28,6 @@ Tap names (the spec's quantities; the references emit them at the same points):
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from checks.eggroll import optimizer as _eggroll_opt
@@ -98,23 +96,6 @@ def _order_ignored(orig):
 # ---------------------------------------------------------------------------------------- MCTS
 
 
-@functools.cache
-def table_evaluator_of(framework: str, game):
-    """The harness's table evaluator of ONE state, in ``framework`` (what a user's search receives).
-    Cached per (framework, game): the JAX search compiles once per evaluator object."""
-    from reference.mcts.search import jax_ref, np_ref, torch_ref
-
-    batched = {"numpy": np_ref.table_evaluator, "jax": jax_ref.table_evaluator, "torch": torch_ref.table_evaluator}
-    table = batched[framework]
-
-    def evaluate(state):
-        p, v = table({k: x[None] for k, x in state.items()}, game)
-        return p[0], v[0]
-
-    evaluate.__qualname__ = f"table_evaluator[{framework}, n={game.n} k={game.k} {game.mode}]"
-    return evaluate
-
-
 def _trace_mcts_inputs(seed):
     rng = np.random.default_rng(seed)
     return {name: _mcts.screened_search_case(rng, cfg, count=TRACE_MCTS_POSITIONS, lo=1, hi=cfg.num_edges - 3)
@@ -124,7 +105,7 @@ def _trace_mcts_inputs(seed):
 def _trace_mcts(c, case):
     with recording() as trace:
         for name, cfg in c.sections(_mcts.PROFILES).items():  # a single-profile port: its profile's games
-            evaluator = table_evaluator_of(c.framework, cfg.game)
+            evaluator = _mcts.table_evaluator_of(c.framework, cfg.game)
             states, noise = case[name]["states"], case[name]["noise"]
             for b in range(TRACE_MCTS_POSITIONS):
                 c["mcts.search_with_evaluator"]({k: v[b] for k, v in states.items()}, evaluator, noise[b], cfg)

@@ -430,9 +430,7 @@ class Runner:
                 header += (f"\nhint: {check.name} runs {', '.join(varied)} at values of its own; a port that "
                            f"hard-codes {'it' if len(varied) == 1 else 'them'} declares fixed={{"
                            + ", ".join(f"{k!r}: <its value>" for k in varied) + "} and gets not_applicable here")
-                res.message = header
-            else:
-                res.message = header
+            res.message = header
         return self._done(res, t0)
 
     def _done(self, res: Result, t0: float) -> Result:

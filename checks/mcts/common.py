@@ -17,6 +17,7 @@ exact in float32) is replaced, so a last-bit difference between frameworks canno
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -124,3 +125,19 @@ def screened_search_case(rng, config, count=B, lo=0, hi=None):
             noises.append(z[0])
     return {"states": int_state(game_states.stack(keep)), "noise": np.stack(noises).astype(np.float32)}
 
+
+@functools.cache
+def table_evaluator_of(framework: str, game):
+    """The harness's table evaluator of ONE state, in ``framework`` (what a user's search receives).
+    Cached per (framework, game): the JAX search compiles once per evaluator object."""
+    from reference.mcts.search import jax_ref, np_ref, torch_ref
+
+    batched = {"numpy": np_ref.table_evaluator, "jax": jax_ref.table_evaluator, "torch": torch_ref.table_evaluator}
+    table = batched[framework]
+
+    def evaluate(state):
+        p, v = table({k: x[None] for k, x in state.items()}, game)
+        return p[0], v[0]
+
+    evaluate.__qualname__ = f"table_evaluator[{framework}, n={game.n} k={game.k} {game.mode}]"
+    return evaluate

@@ -112,13 +112,11 @@ def _host_inputs(seed):
 
 def _host_run(c, case):
     """The evaluator answers in NumPy (a host function): the JAX search calls it through jax.pure_callback."""
-    from checks.trace import table_evaluator_of
-
     out = {}
     if "alphazero_clique" not in c.sections(PROFILES):
         return out
     cfg = PROFILES["alphazero_clique"]
-    evaluator = table_evaluator_of("numpy", cfg.game)
+    evaluator = common.table_evaluator_of("numpy", cfg.game)
     states, noise = case["alphazero_clique"]["states"], case["alphazero_clique"]["noise"]
     for b in range(2):
         r = c["mcts.search_with_evaluator"]({k: v[b] for k, v in states.items()}, evaluator, noise[b], cfg)
