@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from checks.trace import table_evaluator_of
+from checks.mcts.common import table_evaluator_of
 from reference.mcts import config as config_lib
 from reference.mcts.game import states as game_states
 from reference.mcts.search import jax_ref, np_ref, torch_ref
