@@ -96,6 +96,32 @@ def interleave(ss):
     return out
 
 
+def _env(items) -> dict[str, str]:
+    """--env NAME=VALUE settings, validated; they are set before the workers start (which inherit them)."""
+    out = {}
+    for it in items:
+        name, eq, value = it.partition("=")
+        if not eq or not name.strip() or not name.replace("_", "").isalnum():
+            raise SystemExit(f"mutate_campaign: --env expects NAME=VALUE (e.g. PARITY_RNG_NATIVE=0), got {it!r}")
+        out[name.strip()] = value
+    return out
+
+
+def _config(env: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(env.items()))
+
+
+def _with_config(new, old, env) -> None:
+    """Record the configuration on the re-run outcomes: a kill names the one that killed it, a survivor every
+    configuration it survived in (the earlier report's, then this one)."""
+    cfg = _config(env)
+    if not cfg:
+        return
+    prev = {o.site.id: o.config or "default" for o in old}
+    for o in new:
+        o.config = cfg if o.status != "survived" else f"{prev.get(o.site.id, 'default')} | {cfg}"
+
+
 def _again(args, frameworks, kinds) -> int:
     """--rerun / --rescore: a previous report, its survivors re-run on the current tree (or none)."""
     from harness import mutate
@@ -128,11 +154,14 @@ def _again(args, frameworks, kinds) -> int:
     new, left = mutate.run_sites(sites, jobs=args.jobs, timeout=args.timeout, budget=args.budget,
                                  first_kill=args.first_kill, progress=progress,
                                  journal=os.path.join(args.out, "mutation.partial.jsonl")) if sites else ([], [])
+    _with_config(new, outcomes, args.env_map)
     by_id = {o.site.id: o for o in new}
     merged = [by_id.get(o.site.id, o) for o in outcomes]
     mutate.apply_equivalents(merged, mutate.load_equivalents())
     secs = time.perf_counter() - t0
     what = f"re-run of {len(sites)} survivor(s)" if args.rerun else "equivalents re-applied"
+    if args.rerun and args.env_map:
+        what += f" with {_config(args.env_map)}"
     js, md = mutate.write_report(args.out, merged, list(data.get("not_run", [])) + [s.id for s in left],
                                  command=f"{data['command']}; {what}", seconds=data["seconds"] + secs,
                                  jobs=data.get("jobs", args.jobs), before=before if args.rerun else None)
@@ -162,9 +191,17 @@ def main(argv=None) -> int:
                    "1.5 x --timeout + 60 s before its worker is killed)")
     p.add_argument("--rescore", metavar="MUTATION_JSON", help="re-apply checks/mutation_equivalent.json to a "
                    "previous report and write it again (runs nothing)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="run the catalogue in "
+                   "another configuration, set in the workers' environment (repeatable): code of the references "
+                   "that only that configuration runs, e.g. PARITY_RNG_NATIVE=0 (the pure-torch stream) or "
+                   "PARITY_JAX_SEMANTICS=0.4 (another JAX release's stream); outcomes record it as `config`. "
+                   "With --rerun: the survivors of the default configuration are run in this one")
     p.add_argument("--out", default=os.path.join(HERE, "results", "mutation"))
     args = p.parse_args(argv)
     from harness import mutate
+
+    args.env_map = _env(args.env)
+    os.environ.update(args.env_map)
 
     frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
@@ -200,6 +237,9 @@ def main(argv=None) -> int:
         print(f"resuming: {len(kept)} outcomes from {journal}", flush=True)
     new, left = mutate.run_sites([s for s in ss if s.id not in done], jobs=args.jobs, timeout=args.timeout,
                                  budget=args.budget, first_kill=args.first_kill, progress=progress, journal=journal)
+    if args.env_map:
+        for o in new:
+            o.config = _config(args.env_map)
     order = {s.id: i for i, s in enumerate(ss)}
     outcomes = sorted(kept + new, key=lambda o: order[o.site.id])
     mutate.apply_equivalents(outcomes, mutate.load_equivalents())

@@ -746,11 +746,16 @@ class Outcome:
     named_precisely: bool | None = None
     seconds: float = 0.0
     note: str = ""
+    # the configuration the catalogue ran in when not the default: environment settings that select other code of
+    # the references (``PARITY_RNG_NATIVE=0``: the pure-torch stream; ``PARITY_JAX_SEMANTICS=0.4``: another JAX
+    # release's stream), as a campaign's ``--env`` set them
+    config: str = ""
 
     def to_json(self) -> dict:
         d = self.site.to_json()
         d.update(status=self.status, components=self.components, checks=self.checks, killed_by=self.killed_by,
-                 rows=self.rows, named_precisely=self.named_precisely, seconds=round(self.seconds, 3), note=self.note)
+                 rows=self.rows, named_precisely=self.named_precisely, seconds=round(self.seconds, 3), note=self.note,
+                 config=self.config)
         return d
 
 
@@ -1230,7 +1235,8 @@ def markdown(data: dict, outcomes: list[Outcome]) -> str:
     for o in outcomes:
         s = o.site
         np_ = "" if o.named_precisely is None else ("yes" if o.named_precisely else "no")
-        lines.append(f"| {o.status} | `{s.id}` | {s.line} | {', '.join(o.killed_by)} | {np_} |")
+        by = ", ".join(o.killed_by) + (f" (with {o.config})" if o.config and o.killed_by else "")
+        lines.append(f"| {o.status} | `{s.id}` | {s.line} | {by} | {np_} |")
     return "\n".join(lines) + "\n"
 
 
