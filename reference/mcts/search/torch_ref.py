@@ -67,22 +67,29 @@ def _mask_renorm(p, valid, eps):
 
 def puct_scores(w, n, priors, valid, node_n, config):
     """Q + U over valid actions, -inf elsewhere: scores (B, E) of a node's children."""
-    w = _t(w, torch.float32)
-    n_i = _t(n, torch.int64)
-    n_f = n_i.to(torch.float32)
-    priors = _t(priors, torch.float32)
+    n_f = _t(n, torch.int64).to(torch.float32)
+    return _puct(_t(w, torch.float32), n_f, _t(priors, torch.float32), _t(valid, torch.bool), node_n, config)
+
+
+def _q(w, n_f, config):
+    """Q of each edge from W and N (visit counts as exact float32 integers): W / (1 + N), or the mean W / N
+    (0 where N = 0)."""
     if config.q_mode == "w_over_1_plus_n":
-        q = w / (1.0 + n_f)
-    else:
-        q = torch.where(n_i > 0, w / torch.clamp(n_f, min=1.0), torch.zeros_like(w))
+        return w / (1.0 + n_f)
+    return torch.where(n_f > 0, w / torch.clamp(n_f, min=1.0), 0.0)
+
+
+def _puct(w, n_f, priors, valid, node_n, config):
+    """``puct_scores`` on float32 tensors, N as exact float32 integers: the search's selection calls it on the
+    gathered rows of its tables, so the checks of ``puct_scores`` test the very code the search runs."""
     if config.u_mode == "sqrt_max1_node":
         s = torch.sqrt(torch.clamp(_t(node_n, torch.float32), min=1.0))
     elif config.u_mode == "sqrt_1_plus_sum":
-        s = torch.sqrt(1.0 + n_i.sum(-1).to(torch.float32))
+        s = torch.sqrt(1.0 + n_f.sum(-1))  # integer sums, exact in float32
     else:
-        s = torch.sqrt(n_i.sum(-1).to(torch.float32))
+        s = torch.sqrt(n_f.sum(-1))
     u = float(config.c_puct) * priors * s[..., None] / (1.0 + n_f)
-    return torch.where(_t(valid, torch.bool), q + u, torch.full_like(q, -torch.inf))
+    return torch.where(valid, _q(w, n_f, config) + u, -torch.inf)
 
 
 def backup(leaf_value, depth, is_terminal, config):
@@ -259,25 +266,6 @@ def _evaluate(state, game, params, config, evaluator=None):
     return p, v, tv, done
 
 
-def _scores(st, legal, node_n, config):
-    """``puct_scores`` of the gathered nodes, op for op (the same float32 values): ``st`` (B, 3, E) holds W, N
-    (visit counts as exact float32 integers) and P, ``legal`` (B, E), ``node_n`` (B,) float32."""
-    w, n_f, priors = st[:, 0], st[:, 1], st[:, 2]
-    one_n = 1.0 + n_f
-    if config.q_mode == "w_over_1_plus_n":
-        q = w / one_n
-    else:
-        q = torch.where(n_f > 0, w / torch.clamp(n_f, min=1.0), 0.0)
-    if config.u_mode == "sqrt_max1_node":
-        s = torch.sqrt(torch.clamp(node_n, min=1.0))
-    elif config.u_mode == "sqrt_1_plus_sum":
-        s = torch.sqrt(1.0 + n_f.sum(-1))  # integer sums, exact in float32
-    else:
-        s = torch.sqrt(n_f.sum(-1))
-    u = float(config.c_puct) * priors * s[:, None] / one_n
-    return torch.where(legal, q + u, -torch.inf)
-
-
 def _backup_tables(e, config):
     """Rows indexed by the path depth d: on_path[d, i] = i < d and sign[d, i] (``backup``'s sign of edge i)."""
     i, d = torch.arange(e), torch.arange(e + 1)[:, None]
@@ -337,7 +325,7 @@ class Tree:
 
     def simulate(self, active, config):
         """(level, f, depth, parent, action, edge, new): every game descends its tree in lockstep, one level per
-        pass, by argmax of Q + U (``_scores``, tie_break), while the child is expanded (finished descents wait,
+        pass, by argmax of Q + U (``_puct``, tie_break), while the child is expanded (finished descents wait,
         masked); the path goes to path_f / path_a / path_on. f: the row reached; depth: edges on the path;
         (parent, action): the last edge, ``edge`` its flat index; new: that child is not created yet."""
         e, children = self.e, self.children
@@ -345,8 +333,9 @@ class Tree:
         go = active
         level = 0
         while bool(go.any()):
-            a = _argmax(_scores(self.stats.index_select(0, f), self.legal.index_select(0, f),
-                                self.node_n.index_select(0, f), config), config)
+            st = self.stats.index_select(0, f)  # (B, 3, E): W, N, P
+            a = _argmax(_puct(st[:, 0], st[:, 1], st[:, 2], self.legal.index_select(0, f),
+                              self.node_n.index_select(0, f), config), config)
             self.path_f[:, level] = f
             self.path_a[:, level] = a
             self.path_on[:, level] = go
@@ -462,11 +451,8 @@ def _run(states, noise, config, params=None, evaluator=None):
     top = tree.stats.index_select(0, base)
     n = top[:, 1].to(torch.int32)
     w = top[:, 0]
-    n_f = n.to(torch.float32)
-    if config.q_mode == "w_over_1_plus_n":
-        q = w / (1.0 + n_f)
-    else:
-        q = torch.where(n > 0, w / torch.clamp(n_f, min=1.0), torch.zeros_like(w))
+    n_f = top[:, 1]
+    q = _q(w, n_f, config)
     value = (v0 + w.sum(-1)) / (1.0 + n_f.sum(-1))
     d0 = done0[:, None]
     return {"visits": torch.where(d0, 0, n).to(torch.int32), "q": torch.where(d0, 0.0, q),
