@@ -20,8 +20,10 @@ def traj_inputs(seed):
     # state epoch() initialises over the trainable parameters when given None
     configs["G4_R2"]["roles"]["w2"] = "fullrank"
     configs["G4_R2"]["optimizer"] = {**SGD, "momentum": 0.9}
-    # one config freezes the full-rank parameters (freeze_nonlora: the biases get no noise and no update); its own
-    # compiled program too (the trainable set is static)
+    # one config freezes the full-rank parameters (freeze_nonlora: w2, full rank there, and the biases get no noise
+    # and no update, so a matrix enters the forward pass unperturbed); its own compiled program too (the trainable
+    # set is static)
+    configs["G0_R1"]["roles"]["w2"] = "fullrank"
     configs["G0_R1"]["freeze_nonlora"] = True
     return {"params": params, "data": data, "es_key": es_key(seed), "epochs": TRAJ_EPOCHS, "configs": configs}
 
@@ -73,12 +75,12 @@ CHECKS = [
         inputs=traj_inputs, run=_run_traj, mode=Tolerance(), slow=False, rng="exact", strategy=_traj_strategy,
         description="10 epochs (1 and 3 are prefixes) of EGGROLL on a small MLP (low-rank w1/w2, full-rank "
                     "biases, excluded out_scale; in G4_R2 w2 full rank and SGD momentum 0.9) over G in {0, 4} x R in "
-                    "{0, 1, 2}, G0_R1 with freeze_nonlora (biases frozen); the first "
+                    "{0, 1, 2}, G0_R1 with w2 full rank and freeze_nonlora (w2 and the biases frozen); the first "
                     "failing leaf ['G.._R..']['epoch'][t]['params'][name] names the first diverging epoch and parameter",
         controls=(
             Control("r0_fresh", "R = 0 read as fresh noise every epoch",
                     {"eggroll.epoch": with_arg(CONFIG_ARG, _traj_r0_fresh)}),
-            Control("freeze_ignored", "freeze_nonlora ignored: the full-rank biases still perturbed and updated",
+            Control("freeze_ignored", "freeze_nonlora ignored: the full-rank w2 and biases still perturbed and updated",
                     {"eggroll.epoch": with_arg(CONFIG_ARG, _traj_freeze_ignored)}),
             Control("excluded_trained", "the excluded parameter perturbed and updated as full rank",
                     {"eggroll.epoch": with_arg(CONFIG_ARG, _traj_excluded_trained)}),
