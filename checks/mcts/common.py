@@ -112,18 +112,47 @@ def root_noise(seed, states, config):
     return search_np.sample_noise(seed, game_np.legal_moves(states, config.game), config)
 
 
-def screened_search_case(rng, config, count=B, lo=0, hi=None):
-    """``count`` ongoing positions + noise whose oracle search has no near-tie (see module docstring)."""
+def screened_search_case(rng, config, count=B, lo=0, hi=None, first=None):
+    """``count`` ongoing positions + noise whose oracle search has no near-tie (see module docstring).
+
+    ``first``: a predicate on the oracle's simulation paths (``simulation_paths``) that the first position's
+    search must also satisfy (a regime the case must reach: a full-depth line, a late re-entry)."""
     keep, noises = [], []
     while len(keep) < count:
         s = positions(rng, config.game, 1, lo, hi)
         z = root_noise(int(rng.integers(2**31)), s, config)
         d = search_np.Diagnostics()
-        search_np.Oracle(diagnostics=d).search(s, z, config)
+        if first is not None and not keep:
+            from harness.tap import recording
+
+            with recording() as trace:
+                search_np.Oracle(diagnostics=d).search(s, z, config)
+            if not first(simulation_paths(trace)):
+                continue
+        else:
+            search_np.Oracle(diagnostics=d).search(s, z, config)
         if d.min_rel_margin >= NEAR_TIE:
             keep.append(game_states.take(s, 0))
             noises.append(z[0])
     return {"states": int_state(game_states.stack(keep)), "noise": np.stack(noises).astype(np.float32)}
+
+
+def simulation_paths(trace) -> list[tuple[int, ...]]:
+    """The actions of each simulation's path from the root, in order (the oracle's ``mcts.select.path`` taps)."""
+    return [tuple(int(a) for a in np.asarray(p) if a >= 0) for p in trace.values("mcts.select.path")]
+
+
+def reenters_last_node(paths) -> bool:
+    """Every simulation creates a node (no path repeats: no terminal node is reached twice), and the last one
+    descends through the node the one before created: a search short of node slots reads a lost node back."""
+    return (len(set(paths)) == len(paths) >= 2 and len(paths[-1]) > len(paths[-2])
+            and paths[-1][:len(paths[-2])] == paths[-2])
+
+
+def reaches_full_depth(game):
+    """A simulation's path is E edges long (the root an empty board, the leaf a full one): every per-depth table
+    of a search is read at its last row."""
+    return lambda paths: any(len(p) == game.num_edges for p in paths)
 
 
 @functools.cache

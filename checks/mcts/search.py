@@ -15,6 +15,7 @@ from checks._common import seeded
 from checks.mcts import common
 from checks.mcts.common import NEAR_TIE, PROFILES, as_np, check, control, drift, positions
 from harness.base import Knob, Tolerance
+from reference.mcts.config import GameConfig
 from reference.mcts.game import states as game_states
 from reference.mcts.search import np_ref as search_np
 
@@ -69,6 +70,13 @@ def _fixed_perspective_run(c, case):
 # root + one node per simulation: 33, 63 and 95 nodes, at the edges of the 32-node blocks the searches allocate
 # (the last simulation's node is written but never read, so a budget one node short is invisible; two short is not)
 CAPACITY_READS = (32, 62, 94)
+# 98 and 126 reads (99 and 127 nodes): the budgets that a block rounding off by one term misses by two nodes or
+# more (98: one 32-node block too few; 126: blocks of 31); the first game's last simulation descends through the
+# node the one before created, so a node lost to the budget is read back
+REENTRY_READS = (98, 126)
+# a full-depth line: classic on K4 (E = 6) from the empty board, where a simulation reaches a full board
+# (E edges: every per-depth table of a search read at its last row)
+DEEP = common.CL.replace(game=GameConfig(n=4, k=3, mode="symmetric"), num_reads=62)
 
 
 def _capacity_inputs(seed):
@@ -78,10 +86,20 @@ def _capacity_inputs(seed):
     cl = PROFILES["classic"]
     case = {f"reads_{n}": common.screened_search_case(rng, cl.replace(num_reads=n), lo=0, hi=1)
             for n in CAPACITY_READS}
-    # finished games (played to the end): a terminal root is not searched -- visits and Q 0, value its outcome
+    case.update({f"reads_{n}": common.screened_search_case(rng, cl.replace(num_reads=n), lo=0, hi=1,
+                                                          first=common.reenters_last_node)
+                 for n in REENTRY_READS})
+    case["deep"] = common.screened_search_case(rng, DEEP, lo=0, hi=0, first=common.reaches_full_depth(DEEP.game))
+    # finished games (played to the end) between ongoing ones: a terminal root is not searched -- visits and Q 0,
+    # value its outcome -- while the rest of the batch is
     e = cl.num_edges
-    case["finished"] = {"states": positions(rng, cl.game, common.B, lo=e, hi=e, allow_terminal=True),
-                        "noise": np.zeros((common.B, e), np.float32)}
+    ongoing = common.screened_search_case(rng, cl.replace(num_reads=CAPACITY_READS[0]), count=common.B // 2, lo=0, hi=1)
+    finished = positions(rng, cl.game, common.B - common.B // 2, lo=e, hi=e, allow_terminal=True)
+    order = [("f", 0), ("o", 0), ("f", 1), ("o", 1)]
+    pick = {"f": {k: np.asarray(v, np.int32) for k, v in finished.items()}, "o": ongoing["states"]}
+    case["finished"] = {"states": {k: np.stack([pick[w][k][i] for w, i in order]) for k in ongoing["states"]},
+                        "noise": np.stack([np.zeros(e, np.float32) if w == "f" else ongoing["noise"][i]
+                                           for w, i in order])}
     return case
 
 
@@ -89,10 +107,12 @@ def _capacity_run(c, case):
     out = {}
     if "classic" not in c.sections(PROFILES):
         return out
-    for n in CAPACITY_READS:
+    for n in CAPACITY_READS + REENTRY_READS:
         cfg = PROFILES["classic"].replace(num_reads=n)
         r = c["mcts.search"](case[f"reads_{n}"]["states"], case[f"reads_{n}"]["noise"], cfg)
         out[f"reads_{n}"] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
+    r = c["mcts.search"](case["deep"]["states"], case["deep"]["noise"], DEEP)
+    out["deep"] = {"visits": r["visits"], "q": r["q"], "value": r["value"]}
     if not c.excluded("finished_game"):
         r = c["mcts.search"](case["finished"]["states"], case["finished"]["noise"],
                              PROFILES["classic"].replace(num_reads=CAPACITY_READS[0]))
@@ -212,10 +232,12 @@ CHECKS = [
     check("mcts.visits.capacity", ("mcts.search",), _capacity_inputs, _capacity_run, Tolerance(),
           fuzz=False, profiles=("classic",), profile_family=common.PROFILE_NAMES, knobs=common.SEARCH_KNOBS,
           domains=("finished_game",),
-          description="classic searches of 32, 62 and 94 reads from positions one move in, where every simulation "
-                      "creates a node (a search that runs out of node slots, or reuses one, diverges), and of "
-                      "finished games (not searched: visits and Q 0, value the outcome; a port may exclude the "
-                      "domain)",
+          description="classic searches of 32, 62, 94, 98 and 126 reads from positions one move in, where every "
+                      "simulation creates a node (a search that runs out of node slots, or reuses one, diverges; at "
+                      "98 and 126 the last simulation re-enters the node the one before created), of 62 reads on K4 "
+                      "from the empty board reaching a full board (per-depth tables at their last row), and of "
+                      "finished games between ongoing ones (not searched: visits and Q 0, value the outcome; a "
+                      "port may exclude the domain)",
           controls=(
               control("num_reads_plus_1", "num_reads off by one", {"mcts.search": lambda orig: lambda s, z, cfg: orig(
                   s, z, cfg.replace(num_reads=cfg.num_reads + 1))}),
