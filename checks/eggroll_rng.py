@@ -29,6 +29,10 @@ N_PAIRS = 4  # pair indices folded into every epoch key
 N_TAUS = 3
 NOISE_SHAPE = (7 + 5, 3)  # EGGROLL's (a + b, r) draw per member
 BIG = 70001  # > 2^16 values per key (odd)
+MANY_KEYS = 4096  # x 17 values: more keys than one chunk of a chunked stream holds (rows split across chunks)
+HUGE = 1 << 18  # float32 normals in one draw: where a reproduction may gather from a table of all 2^23 values
+# uniform ranges with a shortcut a reproduction may take: [0, hi) (no shift), a unit span (no scaling)
+RANGES = {"from_zero": (0.0, 10.0), "tenth": (0.0, 0.1), "unit_span": (1.0, 2.0), "small_shift": (0.001, 1.001)}
 ODD = (3, 5, 7)
 SMALL = (3, 17)
 U32 = 2**32
@@ -96,6 +100,10 @@ def _run_keys(c, case):
     }
 
 
+def _many_keys(c, k):
+    return c["rng.fold_in"](k, np.arange(MANY_KEYS, dtype=np.uint32))
+
+
 def _run_bits(c, case):
     k = c["rng.key"](case["seed"])
     one = c["rng.fold_in"](k, 7)
@@ -104,9 +112,12 @@ def _run_bits(c, case):
     u = c["rng.uniform"]
     return {
         "rng.bits": {"odd": c["rng.bits"](k, ODD), "big": c["rng.bits"](one, (BIG,)),
-                     "batched": c["rng.bits"](keys, SMALL)},
+                     "batched": c["rng.bits"](keys, SMALL),
+                     # chunk boundaries of a chunked stream: keys of > 2^16 values each, more keys than a chunk
+                     "batched_big": c["rng.bits"](keys[:2], (BIG,)), "many_keys": c["rng.bits"](_many_keys(c, k), (17,))},
         "rng.uniform": {"unit": u(one, ODD), "ranged": u(keys, SMALL, "float32", lo, hi),
-                        "bfloat16": u(keys, SMALL, "bfloat16", lo, hi), "float16": u(keys, SMALL, "float16", lo, hi)},
+                        "bfloat16": u(keys, SMALL, "bfloat16", lo, hi), "float16": u(keys, SMALL, "float16", lo, hi),
+                        **{name: u(keys, SMALL, "float32", a, b) for name, (a, b) in RANGES.items()}},
     }
 
 
@@ -117,6 +128,9 @@ def _run_normal(c, case):
         "keys": c["rng.key_data"](member),  # the draws' keys: a failure here is the key derivation's, not normal's
         "member_noise": n(member, NOISE_SHAPE),  # (P, K, a + b, r), EGGROLL's batched draw
         "big": n(c["rng.fold_in"](k, 7), (BIG,)),
+        "batched_big": n(member[0, :2], (BIG,)),  # chunk boundaries of a chunked stream, as in eggroll.rng.bits
+        "many_keys": n(_many_keys(c, k), (17,)),
+        "huge": n(c["rng.fold_in"](k, 8), (HUGE,)),
         "bfloat16": n(member, SMALL, "bfloat16"),
         "float16": n(member, SMALL, "float16"),
     }
@@ -296,7 +310,8 @@ _PLUS_ONE = "off-by-one key derivation: fold_in(k, d + 1)"
 _NORMAL = ("rng.normal", "rng.fold_in", "rng.split", "rng.key", "rng.key_data")
 # a normal leaf names rng.normal when the keys it was drawn from agree; a failing key leaf (derivation: key,
 # split or fold_in, which eggroll.rng.keys tells apart) matches no rule and leaves the row unattributed
-NORMAL_OWNERS = Owners((r"\['(member_noise|big|bfloat16|float16)'\]", "rng.normal", [r"\['keys'\]"]))
+NORMAL_OWNERS = Owners((r"\['(member_noise|big|batched_big|many_keys|huge|bfloat16|float16)'\]", "rng.normal",
+                        [r"\['keys'\]"]))
 
 # eggroll.rng.keys in data-flow order: a leaf whose input key already diverges is left to that input's
 # component (a wrong key(seed) fails every split and fold_in leaf too, and names rng.key alone)
@@ -332,14 +347,16 @@ CHECKS = [
                     _uniform_no_fma, "torch"),
                    ("bfloat16_uniform_16_bits", "bfloat16 uniforms from 16 random bits instead of 8",
                     _uniform_lowp_16_bits, "torch"), named=True),
-        description="random bits (odd shapes, > 2^16 values, batched keys) and float32 / bfloat16 / float16 "
-                    "uniforms on [0, 1) and [minval, maxval) are JAX's, bit for bit",
+        description="random bits (odd shapes, > 2^16 values, batched keys; two keys of > 2^16 values and 4096 keys "
+                    "of 17, across a chunked stream's boundaries) and float32 / bfloat16 / float16 uniforms on [0, 1) "
+                    "and [minval, maxval), float32 also on [0, 10), [0, 0.1), [1, 2) and [0.001, 1.001) (the ranges "
+                    "where a shift or a scaling may be skipped), are JAX's, bit for bit",
         compare=BITS_BOUNDS, by_component=True),
     _stream_check(
         "eggroll.rng.normal", _NORMAL, _run_normal,
         Ulp(max_ulp=0, reason="exact path: XLA:CPU's log1p and FMA steps reproduced op by op"),
-        "normals from EGGROLL's member keys, float32 (batched (P, K, a + b, r) and 70001 values), bfloat16 and "
-        "float16, bit-identical to jax.random.normal on CPU", (
+        "normals from EGGROLL's member keys, float32 (batched (P, K, a + b, r), 70001 values, two keys of 70001, "
+        "4096 keys of 17, 2^18 values), bfloat16 and float16, bit-identical to jax.random.normal on CPU", (
             _ERFINV,
             control("split_halves", "non-partitionable split of the per-parameter keys", "rng.split", _not_partitionable,
                     target="torch"),
