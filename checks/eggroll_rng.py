@@ -55,9 +55,10 @@ def _case(rng: np.random.Generator) -> dict:
 
 def _inputs(seed: int) -> dict:
     case = _case(np.random.default_rng(seed))
-    if seed == 0:  # the edges of the word range, once
-        case["seed"], case["tau"] = U32 - 1, 0
+    if seed == 0:  # the edges of the word range, once; an int word of the sign bit alone (2^31: int32 cannot hold it)
+        case["seed"], case["tau"] = U32 - 1, 2**31
         case["pairs"][:2] = (0, U32 - 1)
+        case["taus"][0] = 0
     return case
 
 
