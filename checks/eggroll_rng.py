@@ -58,7 +58,7 @@ def _inputs(seed: int) -> dict:
     if seed == 0:  # the edges of the word range, once; an int word of the sign bit alone (2^31: int32 cannot hold it)
         case["seed"], case["tau"] = U32 - 1, 2**31
         case["pairs"][:2] = (0, U32 - 1)
-        case["taus"][0] = 0
+        case["taus"][:2] = (0, 2**30 + 12345)  # a word of 31 bits, folded in as an int too (rng.fold_in's "int_word")
     return case
 
 
@@ -97,7 +97,8 @@ def _run_keys(c, case):
                       "of_raw_words": kd(c["rng.split"](kd(member), 2)),
                       "default_num": kd(c["rng.split"](k)), "none": kd(c["rng.split"](base, 0))},  # num = 2; (P, 0)
         "rng.fold_in": {"epoch": kd(epoch), "member": kd(member), "taus": kd(c["rng.fold_in"](k, case["taus"])),
-                        "raw_words": kd(c["rng.fold_in"](kd(k), case["taus"]))},
+                        "raw_words": kd(c["rng.fold_in"](kd(k), case["taus"])),
+                        "int_word": kd(c["rng.fold_in"](k, int(case["taus"][1])))},  # a Python int, not an array
     }
 
 
