@@ -132,3 +132,29 @@ def test_workers_retire_and_every_outcome_is_journaled(tmp_path, monkeypatch):
     with open(journal, "a", encoding="utf-8") as fh:
         fh.write('{"id": "torn')  # a run stopped mid-line
     assert len(mutate.read_journal(journal)) == 2
+
+
+def test_campaign_env_configuration_is_validated_and_recorded(tmp_path):
+    # `bench/mutate_campaign.py --env NAME=VALUE`: the catalogue in another configuration (the pure-torch stream,
+    # another JAX release's stream); a kill records the configuration that made it, a survivor every one it survived
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        import mutate_campaign as mc
+    finally:
+        sys.path.pop(0)
+    assert mc._env(["PARITY_RNG_NATIVE=0", "PARITY_JAX_SEMANTICS=0.4"]) == {"PARITY_RNG_NATIVE": "0",
+                                                                            "PARITY_JAX_SEMANTICS": "0.4"}
+    for bad in ("PARITY_RNG_NATIVE", "=0", "A B=1"):
+        with pytest.raises(SystemExit, match="--env expects NAME=VALUE"):
+            mc._env([bad])
+    a, b = _sites({"drop_sign", "compare"})[:2]
+    old = [mutate.Outcome(a, "survived"), mutate.Outcome(b, "survived", config="PARITY_RNG_NATIVE=0")]
+    new = [mutate.Outcome(a, "killed", killed_by=["losses.policy"]), mutate.Outcome(b, "survived")]
+    mc._with_config(new, old, {"PARITY_JAX_SEMANTICS": "0.4"})
+    assert new[0].config == "PARITY_JAX_SEMANTICS=0.4"
+    assert new[1].config == "PARITY_RNG_NATIVE=0 | PARITY_JAX_SEMANTICS=0.4"
+    js, md = mutate.write_report(str(tmp_path), new, [], command="c", seconds=1.0, jobs=1)
+    assert [o.config for o in mutate.read_report(js)[1]] == [new[0].config, new[1].config]
+    assert "losses.policy (with PARITY_JAX_SEMANTICS=0.4)" in open(md).read()
