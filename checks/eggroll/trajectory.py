@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from checks._common import es_config, es_key, mlp_problem, with_arg
-from harness.base import Check, Control, Tolerance
+from harness.base import Check, Control, Knob, Tolerance
 
 TRAJ_EPOCHS = 10
 TRAJ_GRID = [(g, r) for g in (0, 4) for r in (0, 1, 2)]
@@ -20,11 +20,6 @@ def traj_inputs(seed):
     # state epoch() initialises over the trainable parameters when given None
     configs["G4_R2"]["roles"]["w2"] = "fullrank"
     configs["G4_R2"]["optimizer"] = {**SGD, "momentum": 0.9}
-    # one config freezes the full-rank parameters (freeze_nonlora: w2, full rank there, and the biases get no noise
-    # and no update, so a matrix enters the forward pass unperturbed); its own compiled program too (the trainable
-    # set is static)
-    configs["G0_R1"]["roles"]["w2"] = "fullrank"
-    configs["G0_R1"]["freeze_nonlora"] = True
     return {"params": params, "data": data, "es_key": es_key(seed), "epochs": TRAJ_EPOCHS, "configs": configs}
 
 
@@ -68,6 +63,19 @@ def _traj_excluded_trained(cfg):
 
 
 CONFIG_ARG = 5  # eggroll.epoch(params, opt_state, es_key, epoch, data, config)
+FROZEN_EPOCHS = 3
+
+
+def frozen_inputs(seed):
+    """freeze_nonlora: the full-rank parameters (w2, full rank here, and the biases) get no noise and no update, so
+    a matrix enters the forward pass unperturbed; its own compiled program (the trainable set is static)."""
+    params, data = mlp_problem(np.random.default_rng(seed))
+    cfg = es_config(8, 0, 1, SGD)
+    cfg["roles"]["w2"] = "fullrank"
+    cfg["freeze_nonlora"] = True
+    return {"params": params, "data": data, "es_key": es_key(seed), "epochs": FROZEN_EPOCHS,
+            "configs": {"G0_R1_frozen": cfg}}
+
 
 CHECKS = [
     Check(
@@ -75,15 +83,25 @@ CHECKS = [
         inputs=traj_inputs, run=_run_traj, mode=Tolerance(), slow=False, rng="exact", strategy=_traj_strategy,
         description="10 epochs (1 and 3 are prefixes) of EGGROLL on a small MLP (low-rank w1/w2, full-rank "
                     "biases, excluded out_scale; in G4_R2 w2 full rank and SGD momentum 0.9) over G in {0, 4} x R in "
-                    "{0, 1, 2}, G0_R1 with w2 full rank and freeze_nonlora (w2 and the biases frozen); the first "
+                    "{0, 1, 2}; the first "
                     "failing leaf ['G.._R..']['epoch'][t]['params'][name] names the first diverging epoch and parameter",
         controls=(
             Control("r0_fresh", "R = 0 read as fresh noise every epoch",
                     {"eggroll.epoch": with_arg(CONFIG_ARG, _traj_r0_fresh)}),
-            Control("freeze_ignored", "freeze_nonlora ignored: the full-rank w2 and biases still perturbed and updated",
-                    {"eggroll.epoch": with_arg(CONFIG_ARG, _traj_freeze_ignored)}),
             Control("excluded_trained", "the excluded parameter perturbed and updated as full rank",
                     {"eggroll.epoch": with_arg(CONFIG_ARG, _traj_excluded_trained)}),
+        ),
+    ),
+    Check(
+        name="eggroll.trajectory.frozen", components=("eggroll.epoch",),
+        inputs=frozen_inputs, run=_run_traj, mode=Tolerance(), rng="exact", strategy=None,
+        knobs=(Knob("freeze_nonlora", False, varies=True),),
+        description="3 epochs with freeze_nonlora (official default False): w2 full rank and the biases get no noise "
+                    "and no update, w1 trains low rank; a port without the option declares "
+                    "fixed={'freeze_nonlora': False} and gets not_applicable",
+        controls=(
+            Control("freeze_ignored", "freeze_nonlora ignored: the full-rank w2 and biases still perturbed and updated",
+                    {"eggroll.epoch": with_arg(CONFIG_ARG, _traj_freeze_ignored)}),
         ),
     ),
 ]
