@@ -113,12 +113,13 @@ def _run_bits(c, case):
     lo, hi = case["minval"], case["maxval"]
     u = c["rng.uniform"]
     return {
-        "rng.bits": {"odd": c["rng.bits"](k, ODD), "big": c["rng.bits"](one, (BIG,)),
+        "rng.bits": {"odd": c["rng.bits"](k, ODD), "big": c["rng.bits"](one, (BIG,)), "single": c["rng.bits"](k, (1,)),
                      "batched": c["rng.bits"](keys, SMALL),
                      # chunk boundaries of a chunked stream: keys of > 2^16 values each, more keys than a chunk
                      "batched_big": c["rng.bits"](keys[:2], (BIG,)), "many_keys": c["rng.bits"](_many_keys(c, k), (17,))},
         "rng.uniform": {"unit": u(one, ODD), "ranged": u(keys, SMALL, "float32", lo, hi),
                         "bfloat16": u(keys, SMALL, "bfloat16", lo, hi), "float16": u(keys, SMALL, "float16", lo, hi),
+                        "bfloat16_unit": u(one, ODD, "bfloat16"), "float16_unit": u(one, ODD, "float16"),
                         **{name: u(keys, SMALL, "float32", a, b) for name, (a, b) in RANGES.items()}},
     }
 
@@ -349,10 +350,10 @@ CHECKS = [
                     _uniform_no_fma, "torch"),
                    ("bfloat16_uniform_16_bits", "bfloat16 uniforms from 16 random bits instead of 8",
                     _uniform_lowp_16_bits, "torch"), named=True),
-        description="random bits (odd shapes, > 2^16 values, batched keys; two keys of > 2^16 values and 4096 keys "
-                    "of 17, across a chunked stream's boundaries) and float32 / bfloat16 / float16 uniforms on [0, 1) "
-                    "and [minval, maxval), float32 also on [0, 10), [0, 0.1), [1, 2) and [0.001, 1.001) (the ranges "
-                    "where a shift or a scaling may be skipped), are JAX's, bit for bit",
+        description="random bits (odd shapes, one value, > 2^16 values, batched keys; two keys of > 2^16 values "
+                    "and 4096 keys of 17, across a chunked stream's boundaries) and float32 / bfloat16 / float16 "
+                    "uniforms on [0, 1) and [minval, maxval), float32 also on [0, 10), [0, 0.1), [1, 2) and "
+                    "[0.001, 1.001) (the ranges where a shift or a scaling may be skipped), are JAX's, bit for bit",
         compare=BITS_BOUNDS, by_component=True),
     _stream_check(
         "eggroll.rng.normal", _NORMAL, _run_normal,

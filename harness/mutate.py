@@ -169,10 +169,10 @@ class _Collector:
             return
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            names = _target_names(targets)
             if any(n.startswith("__") for n in names):
                 return
-            top = names[0] if names else "<module>"
+            top = names[0] if names else "<module>"  # a, b = ...: affected_components follows every name
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             top = stmt.name
         else:
@@ -652,12 +652,27 @@ def _defining(modname: str, name: str) -> tuple[str, str]:
     return modname, name
 
 
+def _target_names(targets) -> list[str]:
+    """The names an assignment binds, tuple targets included (``_NINE, _MANT = ...``)."""
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _statement_names(modname: str, top: str, line: int) -> list[str]:
+    """Every name the top-level statement defining ``top`` at ``line`` binds (a tuple assignment binds several)."""
+    for stmt in ast.parse(_read(module_path(modname))).body:
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            names = _target_names(stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+            if top in names:
+                return names
+    return [top]
+
+
 def affected_components(site: Site) -> list[str]:
     """Components whose function can reach the mutated top-level definition (statically)."""
-    goal = (site.module, site.top)
+    goals = [(site.module, n) for n in _statement_names(site.module, site.top, site.line)]
     out = []
     for comp, start in sorted(_component_defs(site.framework).items()):
-        if reaches(start, goal):
+        if any(reaches(start, goal) for goal in goals):
             out.append(comp)
     return out
 
