@@ -29,6 +29,7 @@ N_PAIRS = 4  # pair indices folded into every epoch key
 N_TAUS = 3
 NOISE_SHAPE = (7 + 5, 3)  # EGGROLL's (a + b, r) draw per member
 BIG = 70001  # > 2^16 values per key (odd)
+LOWP_UNIT = (64, 128)  # 16-bit uniforms on [0, 1)
 MANY_KEYS = 4096  # x 17 values: more keys than one chunk of a chunked stream holds (rows split across chunks)
 HUGE = 1 << 18  # float32 normals in one draw: where a reproduction may gather from a table of all 2^23 values
 # uniform ranges with a shortcut a reproduction may take: [0, hi) (no shift), a unit span (no scaling)
@@ -119,7 +120,8 @@ def _run_bits(c, case):
                      "batched_big": c["rng.bits"](keys[:2], (BIG,)), "many_keys": c["rng.bits"](_many_keys(c, k), (17,))},
         "rng.uniform": {"unit": u(one, ODD), "ranged": u(keys, SMALL, "float32", lo, hi),
                         "bfloat16": u(keys, SMALL, "bfloat16", lo, hi), "float16": u(keys, SMALL, "float16", lo, hi),
-                        "bfloat16_unit": u(one, ODD, "bfloat16"), "float16_unit": u(one, ODD, "float16"),
+                        # 8192 values: the unit value 0 drawn too (1 in 128 / 1024 of them)
+                        "bfloat16_unit": u(one, LOWP_UNIT, "bfloat16"), "float16_unit": u(one, LOWP_UNIT, "float16"),
                         **{name: u(keys, SMALL, "float32", a, b) for name, (a, b) in RANGES.items()}},
     }
 
