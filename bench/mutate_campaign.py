@@ -115,11 +115,13 @@ def _with_config(new, old, env) -> None:
     """Record the configuration on the re-run outcomes: a kill names the one that killed it, a survivor every
     configuration it survived in (the earlier report's, then this one)."""
     cfg = _config(env)
-    if not cfg:
-        return
-    prev = {o.site.id: o.config or "default" for o in old}
+    prev = {o.site.id: o.config for o in old}
     for o in new:
-        o.config = cfg if o.status != "survived" else f"{prev.get(o.site.id, 'default')} | {cfg}"
+        before = prev.get(o.site.id, "")
+        if not cfg:  # the default configuration again: a survivor keeps the record of the others it survived
+            o.config = before if o.status == "survived" else ""
+        else:
+            o.config = cfg if o.status != "survived" else f"{before or 'default'} | {cfg}"
 
 
 def _again(args, frameworks, kinds) -> int:

@@ -155,6 +155,9 @@ def test_campaign_env_configuration_is_validated_and_recorded(tmp_path):
     mc._with_config(new, old, {"PARITY_JAX_SEMANTICS": "0.4"})
     assert new[0].config == "PARITY_JAX_SEMANTICS=0.4"
     assert new[1].config == "PARITY_RNG_NATIVE=0 | PARITY_JAX_SEMANTICS=0.4"
+    again = [mutate.Outcome(b, "survived")]  # re-run in the default configuration: the record is kept
+    mc._with_config(again, new, {})
+    assert again[0].config == "PARITY_RNG_NATIVE=0 | PARITY_JAX_SEMANTICS=0.4"
     js, md = mutate.write_report(str(tmp_path), new, [], command="c", seconds=1.0, jobs=1)
     assert [o.config for o in mutate.read_report(js)[1]] == [new[0].config, new[1].config]
     assert "losses.policy (with PARITY_JAX_SEMANTICS=0.4)" in open(md).read()
