@@ -122,6 +122,26 @@ def check_seed(seed: Any) -> int:
     return seed
 
 
+def _port_hints(check: Check, port: Implementation | None, knobs: bool = True) -> str:
+    """What a port that fails (or errors on) a check may declare instead: a value it hard-codes that the check
+    varies (``fixed``), an input domain it does not define that the check includes (``exclusions``)."""
+    if port is None:
+        return ""
+    out = ""
+    varied = [k.name for k in check.knobs if k.varies] if knobs else []
+    if varied:
+        out += (f"\nhint: {check.name} runs {', '.join(varied)} at values of its own; a port that "
+                f"hard-codes {'it' if len(varied) == 1 else 'them'} declares fixed={{"
+                + ", ".join(f"{k!r}: <its value>" for k in varied) + "} and gets not_applicable here")
+    domains = [d for d in check.domains if d not in port.exclusions]
+    if domains:
+        out += (f"\nhint: {check.name} includes input domain{'s' if len(domains) > 1 else ''} "
+                f"{', '.join(domains)}; a port that does not define {'them' if len(domains) > 1 else 'it'} declares "
+                "exclusions={" + ", ".join(f"{d!r}: <why>" for d in domains) + "} and the check leaves "
+                f"{'them' if len(domains) > 1 else 'it'} out")
+    return out
+
+
 class Runner:
     """Runs checks over a set of implementations; caches outputs per (check, implementation, case).
 
@@ -367,9 +387,11 @@ class Runner:
             if o.status == "not_provided":
                 res.status, res.message = Status.NOT_PROVIDED, o.message
                 return self._done(res, t0)
-        for o in (oa, ob):
+        for side, o in ((a_name, oa), (b_name, ob)):
             if o.status == "error":
                 res.status, res.message = Status.ERROR, o.message
+                if port is not None and impls.get(side) is port:  # the port raised: on an input it may not define?
+                    res.message += _port_hints(check, port, knobs=False)
                 res.failing_components = ([o.component] if o.component
                                           else list(check.components) if len(check.components) == 1 else [])
                 return self._done(res, t0)
@@ -425,12 +447,7 @@ class Runner:
             res.message = f"known difference: {known}\n{header}"
         else:
             res.status = Status.FAIL
-            varied = [k.name for k in check.knobs if k.varies]
-            if port is not None and varied:  # a port that hard-codes a value this check varies says so
-                header += (f"\nhint: {check.name} runs {', '.join(varied)} at values of its own; a port that "
-                           f"hard-codes {'it' if len(varied) == 1 else 'them'} declares fixed={{"
-                           + ", ".join(f"{k!r}: <its value>" for k in varied) + "} and gets not_applicable here")
-            res.message = header
+            res.message = header + _port_hints(check, port)
         return self._done(res, t0)
 
     def _done(self, res: Result, t0: float) -> Result:

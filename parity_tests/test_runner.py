@@ -118,3 +118,28 @@ def test_a_port_failing_a_check_that_varies_a_knob_is_told_how_to_declare_it():
                               fixed={"tie_break": "first"})
     row = next(r for r in Runner({**impls, "argmax_port": declared}).run_check(check, 0) if "argmax_port" in r.pair)
     assert row.status == Status.NOT_APPLICABLE
+
+
+def test_a_port_raising_on_an_input_domain_it_may_exclude_is_told_how_to_declare_it():
+    # a Dirichlet sampler that cannot take a row without a valid action (a finished game) raises on
+    # mcts.dirichlet_stats' last row: the error says which exclusion to declare, and the declared port passes
+    from harness import catalogue, ports
+    from harness.base import Implementation, Status
+    from harness.runner import Runner
+    from reference.mcts.search import np_ref
+
+    check = next(c for c in catalogue.load()[0] if c.name == "mcts.dirichlet_stats")
+
+    def strict(seed, valid, config):
+        if not np.asarray(valid).any(-1).all():
+            raise ValueError("sample_noise: a row without any valid action")
+        return np_ref.sample_noise(seed, valid, config)
+
+    impls, _ = ports.builtin(("numpy",))
+    port = Implementation("strict_port", "numpy", {"mcts.sample_noise": strict}, role="port")
+    row = next(r for r in Runner({**impls, "strict_port": port}).run_check(check, 0) if "strict_port" in r.pair)
+    assert row.status == Status.ERROR and "declares exclusions={'finished_game': <why>}" in row.message
+    declared = Implementation("strict_port", "numpy", {"mcts.sample_noise": strict}, role="port",
+                              exclusions={"finished_game": "noise is only drawn for ongoing games"})
+    row = next(r for r in Runner({**impls, "strict_port": declared}).run_check(check, 0) if "strict_port" in r.pair)
+    assert row.status == Status.PASS, row.message
