@@ -121,25 +121,25 @@ def test_a_port_failing_a_check_that_varies_a_knob_is_told_how_to_declare_it():
 
 
 def test_a_port_raising_on_an_input_domain_it_may_exclude_is_told_how_to_declare_it():
-    # a Dirichlet sampler that cannot take a row without a valid action (a finished game) raises on
-    # mcts.dirichlet_stats' last row: the error says which exclusion to declare, and the declared port passes
+    # a search that cannot take a finished game raises on mcts.visits.capacity's finished games: the error says
+    # which exclusion to declare, and the declared port passes
     from harness import catalogue, ports
     from harness.base import Implementation, Status
     from harness.runner import Runner
     from reference.mcts.search import np_ref
 
-    check = next(c for c in catalogue.load()[0] if c.name == "mcts.dirichlet_stats")
+    check = next(c for c in catalogue.load()[0] if c.name == "mcts.visits.capacity")
 
-    def strict(seed, valid, config):
-        if not np.asarray(valid).any(-1).all():
-            raise ValueError("sample_noise: a row without any valid action")
-        return np_ref.sample_noise(seed, valid, config)
+    def strict(states, noise, config):
+        if np.asarray(states["outcome"]).any():
+            raise ValueError("search: a finished game has no move to search")
+        return np_ref.search(states, noise, config)
 
     impls, _ = ports.builtin(("numpy",))
-    port = Implementation("strict_port", "numpy", {"mcts.sample_noise": strict}, role="port")
+    port = Implementation("strict_port", "numpy", {"mcts.search": strict}, role="port", profiles=("classic",))
     row = next(r for r in Runner({**impls, "strict_port": port}).run_check(check, 0) if "strict_port" in r.pair)
     assert row.status == Status.ERROR and "declares exclusions={'finished_game': <why>}" in row.message
-    declared = Implementation("strict_port", "numpy", {"mcts.sample_noise": strict}, role="port",
-                              exclusions={"finished_game": "noise is only drawn for ongoing games"})
+    declared = Implementation("strict_port", "numpy", {"mcts.search": strict}, role="port", profiles=("classic",),
+                              exclusions={"finished_game": "self-play never searches a finished game"})
     row = next(r for r in Runner({**impls, "strict_port": declared}).run_check(check, 0) if "strict_port" in r.pair)
     assert row.status == Status.PASS, row.message

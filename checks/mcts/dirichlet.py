@@ -18,11 +18,10 @@ DIRICHLET_CFG = {"valid": profile("alphazero_clique", game=DIRICHLET_GAME)}
 
 def _dirichlet_inputs(seed):
     e = DIRICHLET_GAME.num_edges
-    valid = np.zeros((4, e), bool)
+    valid = np.zeros((3, e), bool)
     valid[0, [2, 5, 11]] = True  # 3 valid: alpha 0.15
     valid[1, :10] = True  # 10 valid: alpha 0.3
     valid[2, :18] = True  # 18 valid: alpha 0.4
-    # row 3: no valid action (a finished game): no noise at all, 0 everywhere (not 0 / 0)
     return {"seed": int(seed), "pattern": valid}  # each row repeated DIRICHLET_SAMPLES times in run
 
 
@@ -30,27 +29,22 @@ def _dirichlet_run(c, case):
     out = {}
     n = DIRICHLET_SAMPLES
     for name, cfg in DIRICHLET_CFG.items():
-        rows = np.asarray(as_np(c, case["pattern"]), bool)
-        finished = not c.excluded("finished_game")
-        pattern = np.repeat(rows if finished else rows[:3], n, axis=0)
+        pattern = np.repeat(np.asarray(as_np(c, case["pattern"]), bool), n, axis=0)
         z = as_np(c, c["mcts.sample_noise"](case["seed"], c.asarray(pattern), cfg)).astype(np.float64)
-        few, mid, many = z[:n], z[n:2 * n], z[2 * n:3 * n]
+        few, mid, many = z[:n], z[n:2 * n], z[2 * n:]
         out[name] = {"few_first": few[:, 2], "few_max": few.max(-1), "mid_first": mid[:, 0],
                      "mid_max": mid.max(-1), "many_first": many[:, 0], "many_max": many.max(-1),
                      # exactly 0 for every correct sampler: no mass on actions outside the support
-                     "off_support_mass": np.where(pattern[:3 * n], 0.0, z[:3 * n]).sum(-1)}
-        if finished:
-            out[name]["finished_mass"] = z[3 * n:].sum(-1)
+                     "off_support_mass": np.where(pattern, 0.0, z).sum(-1)}
     return out
 
 
 CHECKS = [
     check("mcts.dirichlet_stats", ("mcts.sample_noise",), _dirichlet_inputs, _dirichlet_run, Statistical(alpha=1e-3),
-          fuzz=False, profiles=("alphazero_clique",), profile_family=PROFILE_NAMES, domains=("finished_game",),
+          fuzz=False, profiles=("alphazero_clique",), profile_family=PROFILE_NAMES,
           description=f"each framework's own Dirichlet sampler: {DIRICHLET_SAMPLES} draws for 3, 10 and 18 valid "
                       "actions (alpha 0.15 / 0.3 / 0.4) over the valid actions of 21, and the mass off them "
-                      "(0), and for none (a finished game: 0 everywhere, no 0 / 0; a port may exclude the domain); "
-                      "two-sample KS per marginal, false-failure budget 1e-3 for the whole check",
+                      "(0); two-sample KS per marginal, false-failure budget 1e-3 for the whole check",
           controls=(
               control("fixed_alpha", "alpha 0.3 whatever the number of legal moves",
                       drift("mcts.sample_noise", alpha_mode="fixed")),
