@@ -95,7 +95,7 @@ def _capacity_inputs(seed):
     e = cl.num_edges
     ongoing = common.screened_search_case(rng, cl.replace(num_reads=CAPACITY_READS[0]), count=common.B // 2, lo=0, hi=1)
     finished = positions(rng, cl.game, common.B - common.B // 2, lo=e, hi=e, allow_terminal=True)
-    order = [("f", 0), ("o", 0), ("f", 1), ("o", 1)]
+    order = [(w, i) for i in range(common.B // 2) for w in ("f", "o")]  # finished, ongoing, finished, ongoing
     pick = {"f": {k: np.asarray(v, np.int32) for k, v in finished.items()}, "o": ongoing["states"]}
     case["finished"] = {"states": {k: np.stack([pick[w][k][i] for w, i in order]) for k in ongoing["states"]},
                         "noise": np.stack([np.zeros(e, np.float32) if w == "f" else ongoing["noise"][i]
