@@ -145,6 +145,7 @@ def test_argument_errors_are_one_line_value_errors(mod):
         (lambda: mod.normal(k, (3,), dtype="float64"), r"^dtype: expected float32, bfloat16 or float16, got 'float64'$"),
         (lambda: mod.uniform(k, (-1, 2)), r"^shape: expected a tuple of non-negative ints, got \(-1, 2\)$"),
         (lambda: mod.split(k, -2), r"^num: expected a non-negative int, got -2$"),
+        (lambda: mod.split(k, -1), r"^num: expected a non-negative int, got -1$"),
         (lambda: mod.key(1.5), r"^seed: expected an int, got 1.5$"),
         (lambda: mod.bits(np.zeros((4, 3), np.uint32), (2,)), r"^keys: expected .*shape \(4, 3\)$"),
     ]
