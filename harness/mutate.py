@@ -32,6 +32,7 @@ import ast
 import copy
 import dataclasses
 import datetime as _dt
+import functools
 import importlib
 import importlib.util
 import json
@@ -657,14 +658,15 @@ def _target_names(targets) -> list[str]:
     return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
 
 
-def _statement_names(modname: str, top: str, line: int) -> list[str]:
+@functools.cache
+def _statement_names(modname: str, top: str, line: int) -> tuple[str, ...]:
     """Every name the top-level statement defining ``top`` at ``line`` binds (a tuple assignment binds several)."""
     for stmt in ast.parse(_read(module_path(modname))).body:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
             names = _target_names(stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
             if top in names:
-                return names
-    return [top]
+                return tuple(names)
+    return (top,)
 
 
 def affected_components(site: Site) -> list[str]:

@@ -44,7 +44,7 @@ def test_constants_are_defined_once(package, framework):
     spec = _spec(package)
     mod = _contract.implementation_module(spec, framework)
     if mod is None:
-        pytest.skip("optional dependency not installed")
+        pytest.skip(f"{spec.module_name(framework)}: an optional dependency is not installed")
     consts = {n: v for n, v in vars(spec.module).items() if n.isupper() and not n.startswith("_") and n != "AREA"}
     copies = [n for n, v in consts.items() if n in vars(mod) and vars(mod)[n] is not v]
     assert not copies, f"{mod.__name__} redefines {copies} of {spec.module.__name__}: import them"

@@ -16,6 +16,7 @@ exact in float32) is replaced, so a last-bit difference between frameworks canno
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from checks._common import seeded
 from harness.base import Check, Control, Knob
+from harness.tap import recording
 from reference.mcts.config import GameConfig, profile
 from reference.mcts.game import np_ref as game_np
 from reference.mcts.game import states as game_states
@@ -122,15 +124,11 @@ def screened_search_case(rng, config, count=B, lo=0, hi=None, first=None):
         s = positions(rng, config.game, 1, lo, hi)
         z = root_noise(int(rng.integers(2**31)), s, config)
         d = search_np.Diagnostics()
-        if first is not None and not keep:
-            from harness.tap import recording
-
-            with recording() as trace:
-                search_np.Oracle(diagnostics=d).search(s, z, config)
-            if not first(simulation_paths(trace)):
-                continue
-        else:
+        screen = first if not keep else None  # the first position's search is recorded and screened
+        with (recording() if screen else contextlib.nullcontext()) as trace:
             search_np.Oracle(diagnostics=d).search(s, z, config)
+        if screen and not screen(simulation_paths(trace)):
+            continue
         if d.min_rel_margin >= NEAR_TIE:
             keep.append(game_states.take(s, 0))
             noises.append(z[0])
